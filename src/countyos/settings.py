@@ -60,6 +60,7 @@ class Settings(BaseSettings):
         "under home. Example: postgresql+psycopg://user@127.0.0.1:5432/countyos",
     )
     language: str = Field("zh", description="Default UI language: `zh` or `en`.")
+    county_name: str = Field("示范县", description="The county's name shown in the portal.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     web: WebSettings = Field(default_factory=WebSettings)

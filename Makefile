@@ -1,0 +1,52 @@
+# CountyOS — two commands: `make demo` and `make test`.
+# Everything is installed from this repository's own files into .venv (and comparator venvs).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ACRO_VENV := .venv-acro
+SCALE ?= 0.05
+APT_PACKAGES := bubblewrap
+
+.PHONY: demo test install comparators system-packages serve clean benchmarks
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "CountyOS needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Comparators whose pins clash with ours live in their own venvs (see ../shared/STACK-NOTES.md).
+$(ACRO_VENV)/.installed:
+	$(PYTHON) -m venv $(ACRO_VENV)
+	$(ACRO_VENV)/bin/pip install --quiet --upgrade pip
+	$(ACRO_VENV)/bin/pip install --quiet 'acro==1.0.2'
+	touch $@
+
+comparators: $(ACRO_VENV)/.installed
+
+# Debian packages the lab's sandbox needs; installed when running as root, else named.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; fi
+
+demo: install
+	$(BIN)/countyos demo --scale $(SCALE)
+
+serve: install
+	$(BIN)/countyos serve
+
+test: install comparators system-packages
+	$(BIN)/pytest
+
+benchmarks: install
+	$(BIN)/python benchmarks/foundation/run.py
+
+clean:
+	rm -rf $(VENV) $(ACRO_VENV) build *.egg-info

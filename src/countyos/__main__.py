@@ -1,0 +1,5 @@
+"""``python -m countyos`` runs the CLI."""
+
+from countyos.cli import main
+
+main()
