@@ -42,4 +42,6 @@ class Hub:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.close()
+        if "lake" in self.__dict__:
+            self.lake.close()
         self.db.dispose()

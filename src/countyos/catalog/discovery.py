@@ -11,7 +11,7 @@ from countyos.db.models import Dataset
 
 def _document(dataset: Dataset) -> SearchDocument:
     columns = " ".join(
-        f"{c.name} {c.description_zh} {c.description_en}" for c in dataset.columns
+        f"{c.name} {c.description_zh or ''} {c.description_en or ''}" for c in dataset.columns
     )
     return SearchDocument(
         key=dataset.name,
