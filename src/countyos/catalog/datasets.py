@@ -34,6 +34,7 @@ from countyos.ingest import StagedImport, stage_database_table, stage_file
 
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CLASSIFICATION_SAMPLE_ROWS = 1000
+RESERVED_PREFIXES = ("duckdb_", "sqlite_", "pg_", "information_schema", "iceberg_")
 
 Progress = Callable[[int, int], None]
 
@@ -66,6 +67,11 @@ def validate_name(name: str) -> None:
         raise InvalidInputError(
             f"dataset name {name!r} must start with a lower-case letter and contain only "
             "lower-case letters, digits and '_' (at most 63): it is the table name in SQL"
+        )
+    if name.startswith(RESERVED_PREFIXES):
+        raise InvalidInputError(
+            f"dataset name {name!r} starts with a prefix reserved for system tables "
+            f"({', '.join(RESERVED_PREFIXES)})"
         )
 
 
