@@ -28,7 +28,7 @@ from countyos.catalog.organisation import get_department
 from countyos.catalog.profile import compute_profile
 from countyos.db.models import Column, Dataset, DatasetVersion
 from countyos.engine import TableSource, parse_read_only
-from countyos.errors import ConflictError, InvalidInputError, NotFoundError
+from countyos.errors import ConflictError, ImportFileError, InvalidInputError, NotFoundError
 from countyos.hub import Hub
 from countyos.ingest import StagedImport, stage_database_table, stage_file
 
@@ -150,6 +150,9 @@ def import_dataset(
     staging = hub.settings.staging_dir / uuid.uuid4().hex
     try:
         staged = _stage(hub, source, staging, type_overrides, progress)
+        if staged.rows == 0:
+            label = source.display() if isinstance(source, DatabaseSource) else Path(source).name
+            raise ImportFileError(f"{label} has no data rows", file=label)
         files = [str(p) for p in staged.files]
         limits = hub.query_limits(max_rows=CLASSIFICATION_SAMPLE_ROWS)
         profile = compute_profile(hub.engine, files, staged.schema, limits=limits)
