@@ -100,6 +100,7 @@ def set_role(
     before = {"role": user.role, "department_id": user.department_id, "township_id": user.township_id}
     user.role, user.department_id, user.township_id = role, department_id, township_id
     session.flush()
+    session.refresh(user)
     audit.append(session, actor=actor.username, action="user.role_change", target=f"user:{username}",
                  details={"before": before, "role": role, "department": department,
                           "township": township})
