@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+
+import pyarrow as pa
 
 from countyos.auth import Principal, can_manage_dataset, can_read_rows
 from countyos.catalog.profile import public_profile
@@ -60,3 +64,22 @@ def dataset_detail(
         "you_may": {"read_rows": row_level,
                     "manage": can_manage_dataset(principal, department_id=dataset.department_id)},
     }
+
+
+def json_value(value: Any) -> Any:
+    """A query result value as JSON: exact integers stay integers (DuckDB sums are HUGEINT →
+    Decimal), other decimals become floats, dates and times ISO strings."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def table_rows(table: pa.Table) -> list[list[Any]]:
+    """Rows of an Arrow table as JSON-ready lists."""
+    return [[json_value(v) for v in row.values()] for row in table.to_pylist()]

@@ -9,7 +9,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from countyos.catalog import datasets as catalog
 from countyos.catalog.discovery import search_datasets
-from countyos.catalog.public import column_public, dataset_detail, dataset_summary, version_public
+from countyos.catalog.public import (
+    column_public,
+    dataset_detail,
+    dataset_summary,
+    table_rows,
+    version_public,
+)
 from countyos.catalog.query import run_query
 from countyos.auth import can_read_rows
 from countyos.cli.common import STATE, console, emit, user_errors
@@ -138,9 +144,10 @@ def query(
     with user_errors():
         pins = {k: _int(v, f"--version {k}") for k, v in _pairs(version, "--version").items()}
         answer = run_query(STATE.hub(), STATE.principal(), sql=sql, versions=pins, max_rows=max_rows)
-        rows = answer.table.to_pylist()
+        names = answer.table.column_names
+        rows = [dict(zip(names, values)) for values in table_rows(answer.table)]
         if as_json:
-            emit({"columns": answer.table.column_names, "rows": rows, "truncated": answer.truncated,
+            emit({"columns": names, "rows": rows, "truncated": answer.truncated,
                   "versions": answer.versions}, as_json=True)
             return
         emit(rows, as_json=False, columns=answer.table.column_names)

@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 
 from countyos.catalog import datasets as catalog
 from countyos.catalog.discovery import search_datasets
-from countyos.catalog.public import column_public, dataset_detail, dataset_summary, version_public
+from countyos.catalog.public import (
+    column_public,
+    dataset_detail,
+    dataset_summary,
+    table_rows,
+    version_public,
+)
 from countyos.catalog.query import run_query
 from countyos.auth import can_read_rows
 from countyos.ingest import preview_file
@@ -124,7 +130,7 @@ def query(body: QueryRequest, hub: HubDep, principal: PrincipalDep) -> dict:
     table = answer.table
     return {
         "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
-        "rows": [list(r.values()) for r in table.to_pylist()],
+        "rows": table_rows(table),
         "truncated": answer.truncated,
         "versions": answer.versions,
         "elapsed_s": round(answer.elapsed_s, 4),
