@@ -207,13 +207,13 @@ def bench_queries(scale: float, runs: int) -> list[dict]:
         for key, sql in queries.items():
             ours, theirs = [], []
             a = run_query(hub, admin, sql=sql, max_rows=100000).table
-            con.execute(sql).fetch_arrow_table()
+            con.execute(sql).to_arrow_table()
             for _ in range({runs}):
                 t = time.perf_counter(); run_query(hub, admin, sql=sql, max_rows=100000)
                 ours.append(time.perf_counter() - t)
-                t = time.perf_counter(); con.execute(sql).fetch_arrow_table()
+                t = time.perf_counter(); con.execute(sql).to_arrow_table()
                 theirs.append(time.perf_counter() - t)
-            b = con.execute(sql).fetch_arrow_table()
+            b = con.execute(sql).to_arrow_table()
             assert a.num_rows == b.num_rows, key
             timings[key] = {{"ours": ours, "theirs": theirs}}
         emit(timings=timings)

@@ -57,6 +57,9 @@ _TABLE_PROPERTIES = {
 _CONFLICTS = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 
 
+# Remembered snapshot file lists (immutable); bounded so a long-lived server stays small.
+FILES_CACHE_SIZE = 1024
+
 class Lake:
     """Iceberg tables of one namespace, catalogued in the metadata database.
 
@@ -84,6 +87,7 @@ class Lake:
             InternalError: The metadata database cannot be reached.
         """
         self.namespace = check_name(namespace, "namespace")
+        self._files_cache: dict[tuple[str, int], tuple[str, ...]] = {}
         self.warehouse_dir = Path(warehouse_dir).resolve()
         self.warehouse_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -176,11 +180,18 @@ class Lake:
             NotFoundError: No such table or snapshot.
             InternalError: The version has delete files (the lake never writes them).
         """
+        if snapshot_id is not None and (table, snapshot_id) in self._files_cache:
+            return list(self._files_cache[(table, snapshot_id)])
         loaded = self._load(table)
         snapshot = loaded.current_snapshot() if snapshot_id is None else self._snapshot(loaded, table, snapshot_id)
         if snapshot is None:
             return []
-        return sorted(_local_path(file.file_path) for file in self._snapshot_files(loaded, snapshot))
+        files = sorted(_local_path(file.file_path) for file in self._snapshot_files(loaded, snapshot))
+        # A snapshot never changes, so its file list can be remembered (every query needs it).
+        if len(self._files_cache) >= FILES_CACHE_SIZE:
+            self._files_cache.pop(next(iter(self._files_cache)))
+        self._files_cache[(table, snapshot.snapshot_id)] = tuple(files)
+        return files
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -252,6 +263,8 @@ class Lake:
         identifier = self._identifier(table)
         loaded = self._load(table)
         location = Path(_local_path(loaded.location()))
+        for key in [k for k in self._files_cache if k[0] == table]:
+            self._files_cache.pop(key, None)
         with self._catalog_errors():
             try:
                 self._catalog.purge_table(identifier)
