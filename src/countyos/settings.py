@@ -35,6 +35,21 @@ class EngineSettings(BaseModel):
     max_result_rows: int = Field(10_000, description="Most rows one query returns to a caller.")
 
 
+class LabSettings(BaseModel):
+    sandbox_venv: Path | None = Field(
+        None,
+        description="Python venv the sandbox runs jobs with (built from Debian's python3 so the "
+        "sandbox uid can read it). Default: `.venv-sandbox` beside the source tree, else under home.",
+    )
+    job_cpu_seconds: int = Field(120, description="CPU-time limit of one sandboxed Python job.")
+    job_memory_bytes: int = Field(4 * 1024**3, description="Memory limit of one sandboxed job.")
+    job_wall_seconds: float = Field(300, description="Wall-clock limit of one job.")
+    job_max_processes: int = Field(64, description="Process limit of one sandboxed job.")
+    job_output_bytes: int = Field(50 * 1024**2, description="Largest total output of one job.")
+    twin_max_rows: int = Field(2_000_000, description="Most rows in one synthetic twin.")
+    worker_poll_s: float = Field(0.5, description="How often an idle worker looks for work.")
+
+
 class WebSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `countyos serve` binds to.")
     port: int = Field(8000, description="Port `countyos serve` listens on.")
@@ -64,6 +79,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    lab: LabSettings = Field(default_factory=LabSettings)
 
     @property
     def metadata_url(self) -> str:
@@ -82,6 +98,22 @@ class Settings(BaseSettings):
         """Scratch space for imports in progress; emptied of a failed import at once."""
         return self.home / "staging"
 
+    @property
+    def lab_private_dir(self) -> Path:
+        """The lab's trusted zone on disk: job bundles, job inputs, quarantined outputs."""
+        return self.home / "lab" / "private"
+
+    @property
+    def lab_released_dir(self) -> Path:
+        """Outputs that passed review; the only lab files a developer may download."""
+        return self.home / "lab" / "released"
+
+    @property
+    def lab_twins_dir(self) -> Path:
+        """Synthetic twins (no real rows); developers download and query them freely."""
+        return self.home / "lab" / "twins"
+
     def ensure_dirs(self) -> None:
-        for path in (self.home, self.warehouse_dir, self.staging_dir):
+        for path in (self.home, self.warehouse_dir, self.staging_dir, self.lab_private_dir,
+                     self.lab_released_dir, self.lab_twins_dir):
             path.mkdir(parents=True, exist_ok=True)

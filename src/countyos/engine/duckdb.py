@@ -72,6 +72,9 @@ _STREAM_ERROR_TYPES: dict[str, type[duckdb.Error]] = {
 _STREAM_ERROR_PATTERN = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?) Error:")
 
 
+# How many verified query texts one engine remembers.
+PREPARED_CACHE_SIZE = 512
+
 class DuckDBEngine(Engine):
     """Embedded DuckDB over the Parquet files of dataset versions.
 
@@ -95,6 +98,10 @@ class DuckDBEngine(Engine):
         self.default_limits = limits or QueryLimits()
         self.default_limits.validate()
         self._pool = DatabasePool(max_idle=max_idle_databases, temp_root=temp_root)
+        # Queries repeat (dashboards, indicators, benchmarks): remember the DuckDB SQL of a guarded
+        # query and that DuckDB's own parser accepted it for that table set. Both depend only on
+        # the SQL text, the row cap and the table names, so a hit skips no check it would fail.
+        self._prepared: dict[tuple[str, int | None, frozenset[str]], str] = {}
         guard.prepare()
 
     def execute(
@@ -109,11 +116,19 @@ class DuckDBEngine(Engine):
         limits = limits or self.default_limits
         limits.validate()
         sources = select_sources(query, tables)
-        sql = self.transpile(query, row_cap=limits.max_rows + 1)
+        key = (query.sql, limits.max_rows + 1, query.tables)
+        sql = self._prepared.get(key)
+        verified = sql is not None
+        if sql is None:
+            sql = self.transpile(query, row_cap=limits.max_rows + 1)
         timed_out = threading.Event()
         try:
             with self._pool.cursor(sources, limits) as cursor:
-                verify_statement(cursor, sql, query.tables)
+                if not verified:
+                    verify_statement(cursor, sql, query.tables)
+                    if len(self._prepared) >= PREPARED_CACHE_SIZE:
+                        self._prepared.pop(next(iter(self._prepared)))
+                    self._prepared[key] = sql
                 remaining = limits.timeout_s - (time.perf_counter() - started)
                 if remaining <= 0:
                     timed_out.set()

@@ -13,7 +13,7 @@ from countyos import __version__
 from countyos.db.models import Dataset, DatasetVersion, Department, Township
 from countyos.hub import Hub
 from countyos.settings import Settings
-from countyos.web.api import audit, datasets, organisation, users
+from countyos.web.api import audit, datasets, lab, organisation, users
 from countyos.web.errors import install_error_handlers
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (organisation, users, datasets, audit):
+    for module in (organisation, users, datasets, lab, audit):
         api.include_router(module.router)
     app.include_router(api)
 
