@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ACRO_VENV := .venv-acro
 SCALE ?= 0.05
-APT_PACKAGES := bubblewrap
+APT_PACKAGES := bubblewrap python3-venv
 
-.PHONY: demo test install comparators system-packages serve clean benchmarks
+.PHONY: demo test install comparators system-packages sandbox serve clean benchmarks
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "CountyOS needs Python 3.11 or newer")'
@@ -29,6 +29,11 @@ $(ACRO_VENV)/.installed:
 
 comparators: $(ACRO_VENV)/.installed
 
+# The lab sandbox runs jobs with Debian's python3 in its own venv that the sandbox uid can read.
+SANDBOX_VENV := .venv-sandbox
+sandbox: install system-packages
+	$(BIN)/python -m countyos.lab.sandbox.setup $(SANDBOX_VENV)
+
 # Debian packages the lab's sandbox needs; installed when running as root, else named.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,17 +41,17 @@ system-packages:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; fi
 
-demo: install
+demo: install system-packages sandbox
 	$(BIN)/countyos demo --scale $(SCALE)
 
 serve: install
 	$(BIN)/countyos serve
 
-test: install comparators system-packages
+test: install comparators system-packages sandbox
 	$(BIN)/pytest
 
 benchmarks: install
 	$(BIN)/python benchmarks/foundation/run.py
 
 clean:
-	rm -rf $(VENV) $(ACRO_VENV) build *.egg-info
+	rm -rf $(VENV) $(ACRO_VENV) $(SANDBOX_VENV) build *.egg-info
