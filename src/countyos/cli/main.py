@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from countyos.cli import datasets, organisation
+from countyos.cli import datasets, lab, organisation
 from countyos.cli.common import STATE, console, user_errors
 
 app = typer.Typer(
@@ -20,6 +20,24 @@ app.add_typer(organisation.departments, name="department")
 app.add_typer(organisation.townships, name="township")
 app.add_typer(organisation.users_app, name="user")
 app.add_typer(organisation.audit_app, name="audit")
+app.add_typer(lab.app, name="lab")
+
+
+@app.command()
+def worker(once: bool = typer.Option(False, "--once", help="Do one round of work and exit.")) -> None:
+    """Run the lab worker: builds twins and runs submitted jobs (the trusted zone)."""
+    from countyos.lab.worker import run_once, serve_forever
+
+    with user_errors():
+        hub = STATE.hub()
+        if once:
+            console.print(f"handled {run_once(hub)} item(s)")
+            return
+        console.print("lab worker running (Ctrl-C to stop)")
+        try:
+            serve_forever(hub)
+        except KeyboardInterrupt:
+            pass
 
 
 @app.callback()
@@ -36,8 +54,11 @@ def _global(
 def serve(
     host: str = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, "--port", help="Port (default 8000)."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Don't start a lab worker process."),
 ) -> None:
-    """Serve the API and the portal."""
+    """Serve the API and the portal (and start a lab worker as a separate process)."""
+    import subprocess
+
     import uvicorn
 
     from countyos.web.app import create_app
@@ -48,7 +69,15 @@ def serve(
         port = port or hub.settings.web.port
         app_ = create_app(hub=hub)
     console.print(f"CountyOS serving on [bold]http://{host}:{port}[/]  (API docs: /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # The worker is the trusted zone: a separate process that alone opens private data for jobs.
+    worker_process = None if no_worker else subprocess.Popen(
+        [sys.executable, "-m", "countyos", "worker"])
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.wait(timeout=10)
 
 
 @app.command()
@@ -83,7 +112,7 @@ def demo(
                       f"{', '.join(result.datasets)}", highlight=False)
     console.print(f"admin token: [bold]{result.admin_token}[/]", highlight=False)
     if not no_serve:
-        serve(host=host, port=port)
+        serve(host=host, port=port, no_worker=False)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -20,7 +20,9 @@ from countyos.auth import Principal
 from countyos.db.lab_models import Job, JobOutput, Project
 from countyos.errors import InvalidInputError, NotFoundError
 from countyos.hub import Hub
+from countyos.lab.checked_sql import plan_checked_query
 from countyos.lab.grants import active_grant
+from countyos.lab.job_context import table_policy
 from countyos.lab.jobspec import JobBundle
 from countyos.lab.projects import get_project, is_member, require_member
 
@@ -33,8 +35,14 @@ def submit_job(hub: Hub, actor: Principal, *, project: str, bundle: JobBundle) -
     with hub.db.session() as session:
         found = get_project(session, actor, project)
         require_member(found, actor, "submit jobs")
+        policies = {}
         for dataset in bundle.datasets:
-            active_grant(session, found, dataset, modes=REAL_DATA_MODES)
+            grant = active_grant(session, found, dataset, modes=REAL_DATA_MODES)
+            policies[dataset] = table_policy(list(grant.dataset.columns), list(grant.columns))
+        # Refuse what the checked planner would refuse now, not after the job waited in the queue.
+        for action in bundle.actions:
+            if action.kind == "sql":
+                plan_checked_query(action.sql or "", policies={t: policies[t] for t in action.reads})
         job = Job(project_id=found.id, job_hash=bundle.job_hash, submitted_by=actor.username,
                   spec=bundle.spec, bundle_path="", status="queued")
         session.add(job)

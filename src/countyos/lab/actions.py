@@ -1,0 +1,195 @@
+"""Running one job action on real data in the trusted zone: SQL through the checked planner,
+Python in the sandbox. Each returns its outputs still in quarantine, with their check reports.
+
+Nothing here decides release (``countyos.lab.release`` does) and nothing here may put a data value
+into an error the submitter sees: failures carry an error class and a fixed, data-free message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from countyos.errors import PermissionDeniedError
+from countyos.hub import Hub
+from countyos.lab.checked_sql import plan_checked_query, run_checked_query
+from countyos.lab.disclosure import (
+    InMemoryReleasedCellStore,
+    check_regression,
+    check_table,
+    entity_hashes,
+    record_release,
+)
+from countyos.lab.job_context import JobContext
+from countyos.lab.jobspec import Action, JobBundle
+from countyos.lab.released_cells import DatabaseReleasedCellStore
+from countyos.lab.sandbox import (
+    SandboxLimits,
+    load_metrics,
+    load_model_summary,
+    load_published_table,
+    read_manifest,
+    run_python_job,
+)
+
+
+@dataclass
+class QuarantinedOutput:
+    name: str
+    kind: str
+    path: Path                       # the candidate file (what would be released)
+    report: dict[str, Any]           # full check report (steward only)
+    summary_public: dict[str, Any]   # what the submitter may see once released
+    clean: bool                      # every check passed, nothing suppressed
+    must_review: bool = False        # e.g. figures: always a steward's decision
+    pending_cells: bytes | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class JobStopped(Exception):
+    """The job failed in a way the submitter may learn about (class + data-free message)."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        super().__init__(message)
+        self.error_class, self.message = error_class, message
+
+
+def run_sql_action(hub: Hub, ctx: JobContext, action: Action) -> list[QuarantinedOutput]:
+    plan = plan_checked_query(action.sql or "", policies={t: ctx.policies[t] for t in action.reads})
+    name = action.outputs[0]
+    with hub.db.session() as session:
+        released = DatabaseReleasedCellStore(session, ctx.project_id)
+        result = run_checked_query(
+            plan, engine=hub.engine, sources={t: ctx.sources[t] for t in action.reads},
+            secret=ctx.secret, table_id=f"job{ctx.job_id}/{name}", limits=hub.query_limits(),
+            rules=ctx.rules, released=released if len(released) else None)
+    path = ctx.output_dir / f"{name}.parquet"
+    pq.write_table(result.table, path)
+    pending = InMemoryReleasedCellStore()
+    result.record(pending)
+    reports = {column: report.to_dict() for column, report in result.reports.items()}
+    clean = all(r.overall == "pass" for r in result.reports.values()) and result.hidden_cells == 0
+    return [QuarantinedOutput(
+        name=name, kind="table", path=path, clean=clean, pending_cells=pending.to_bytes(),
+        report={"kind": "sql", "columns": reports, "hidden_cells": result.hidden_cells,
+                "sql_rewritten": result.sql_rewritten},
+        summary_public=_public_summary(result.reports.values(), result.table.num_rows))]
+
+
+def _public_summary(reports, rows: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    suppressed = sum(len(r.suppressed_keys()) for r in reports)
+    return {"rows": rows, "suppressed_cells": suppressed}
+
+
+def materialise_inputs(hub: Hub, ctx: JobContext, datasets: tuple[str, ...], folder: Path) -> dict[str, Path]:
+    """Write the granted columns of each dataset version as one Parquet file for the sandbox."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = {}
+    for name in datasets:
+        source = ctx.sources[name]
+        table = pads.dataset(list(source.files), format="parquet").to_table(columns=list(source.columns or []))
+        path = folder / f"{name}.parquet"
+        pq.write_table(table, path)
+        inputs[name] = path
+    return inputs
+
+
+def run_python_action(hub: Hub, ctx: JobContext, bundle: JobBundle, action: Action) -> list[QuarantinedOutput]:
+    workdir = hub.settings.lab_private_dir / "sandbox" / f"job{ctx.job_id}-{action.name}"
+    script = workdir / "job.py"
+    workdir.mkdir(parents=True, exist_ok=True)
+    script.write_bytes(bundle.files[action.script or ""])
+    inputs = materialise_inputs(hub, ctx, action.reads, workdir / "inputs")
+    out = workdir / "out"
+    cfg = hub.settings.lab
+    limits = SandboxLimits(cpu_seconds=cfg.job_cpu_seconds, memory_bytes=cfg.job_memory_bytes,
+                           max_processes=cfg.job_max_processes, output_bytes=cfg.job_output_bytes,
+                           wall_seconds=cfg.job_wall_seconds)
+    result = run_python_job(script=script, inputs=inputs, output_dir=out, limits=limits,
+                            venv=sandbox_venv(hub), workdir=workdir)
+    if not result.succeeded:
+        raise JobStopped(result.error_class or (result.reason or "Failed").title(),
+                         f"the job did not finish: {result.reason or result.status}")
+    published = {o.name: o for o in read_manifest(out)}
+    missing = [n for n in action.outputs if n not in published]
+    if missing:
+        raise JobStopped("MissingOutput", f"declared outputs were not published: {', '.join(missing)}")
+    with hub.db.session() as session:
+        released = DatabaseReleasedCellStore(session, ctx.project_id)
+        store = released if len(released) else None
+        return [_check_published(ctx, published[name], inputs, store) for name in action.outputs]
+
+
+def sandbox_venv(hub: Hub) -> Path:
+    configured = hub.settings.lab.sandbox_venv
+    if configured:
+        return configured
+    beside_source = Path(__file__).resolve().parents[3] / ".venv-sandbox"
+    return beside_source if beside_source.exists() else hub.settings.home / "sandbox-venv"
+
+
+def _real_entities(ctx: JobContext, inputs: dict[str, Path], column: str) -> set[str]:
+    values: set[str] = set()
+    for path in inputs.values():
+        schema = pq.read_schema(path)
+        if column in schema.names:
+            table = pq.read_table(path, columns=[column])
+            values.update(pc.cast(table[column], pa.string()).to_pylist())
+    return values
+
+
+def _check_published(ctx: JobContext, output, inputs: dict[str, Path], released) -> QuarantinedOutput:  # type: ignore[no-untyped-def]
+    path = ctx.output_dir / f"{output.name}.parquet"
+    if output.kind == "metrics":
+        facts = load_metrics(output)
+        ok = facts["n_entities"] >= ctx.rules.threshold
+        pq.write_table(pa.table({k: [v] for k, v in facts["metrics"].items()}), path)
+        return QuarantinedOutput(output.name, "metrics", path, {"kind": "metrics", **facts,
+                                 "threshold_ok": ok}, {"rows": 1}, clean=ok)
+    if output.kind == "model_summary":
+        facts = load_model_summary(output)
+        check = check_regression(facts["residual_df"])
+        pq.write_table(pa.table({"parameter": list(facts["params"]),
+                                 "estimate": list(facts["params"].values())}), path)
+        return QuarantinedOutput(output.name, "model_summary", path,
+                                 {"kind": "model_summary", **facts, "check": check.status},
+                                 {"rows": len(facts["params"])}, clean=bool(check.passed))
+    published = load_published_table(output)
+    entity = output.metadata["entity"]
+    real = _real_entities(ctx, inputs, entity)
+    reports, pending = {}, InMemoryReleasedCellStore()
+    masked = published.table
+    for column in published.output_columns:
+        keys = published.entity_keys(column)
+        claimed = set().union(*(set(map(str, a.to_pylist())) for a in keys.values())) if keys else set()
+        if not claimed <= real:
+            raise PermissionDeniedError("the job published entities that are not in its granted data")
+        table = published.output_table(column)
+        sets = {key: entity_hashes(arr, ctx.secret) for key, arr in keys.items()}
+        report = check_table(table, ctx.rules, table_id=f"job{ctx.job_id}/{output.name}/{column}",
+                             released=released, entity_sets=sets)
+        record_release(pending, report, table, sets)
+        reports[column] = report
+        masked = _mask_column(masked, published.by, column, report)
+    pq.write_table(masked, path)
+    clean = all(r.overall == "pass" for r in reports.values())
+    return QuarantinedOutput(
+        output.name, output.kind, path,
+        {"kind": "python_" + output.kind, "columns": {c: r.to_dict() for c, r in reports.items()}},
+        _public_summary(reports.values(), masked.num_rows), clean=clean,
+        must_review=output.kind == "figure", pending_cells=pending.to_bytes())
+
+
+def _mask_column(table: pa.Table, by: list[str], column: str, report) -> pa.Table:  # type: ignore[no-untyped-def]
+    released = report.released_keys()
+    keys = list(zip(*(table[c].to_pylist() for c in by))) if by else [()] * table.num_rows
+    keep = np.array([key in released for key in keys], dtype=bool)
+    values = pc.if_else(pa.array(keep), table[column], pa.nulls(table.num_rows, table[column].type))
+    return table.set_column(table.schema.get_field_index(column), column, values)

@@ -1,0 +1,286 @@
+"""The rewritten query: the developer's GROUP BY turned into per-cell disclosure statistics.
+
+Owns the SQL text the engine runs for a :class:`~countyos.lab.checked_sql.plan.CheckedPlan`.
+Shape (names prefixed ``__countyos_``)::
+
+    WITH <developer's row views, each with a hidden unit column>,
+    rows  AS (SELECT key_i AS k_i, TRUE AS p_i, <unit> AS e, arg_j AS x_j, filter_j AS f_j
+              FROM <developer's FROM / joins> WHERE <developer's WHERE>),
+    pairs AS (SELECT k…, p…, e, <per-unit partial of each aggregate>
+              FROM rows GROUP BY GROUPING SETS ((k…, p…, e), …))
+    SELECT k…, p…, COUNT(*) AS units, <per cell: value, n units, sum |unit total|,
+           top-K |unit totals|, list of contributing units> FROM pairs GROUP BY k…, p…
+
+so every statistic the checks need is computed inside DuckDB: a unit's contribution to a cell is
+the total of its rows there, and dominance uses absolute unit totals (a large negative total
+dominates like a large positive one). For SUM / AVG cells a unit counts as contributing only
+when its total is non-zero (``SUM(CASE WHEN … THEN x ELSE 0 END)`` cannot hide a small group
+among zeros). ``p_i`` marks whether key ``i`` is grouped (NULL in margins), so a margin is never
+confused with a NULL group value. When every table read is a register (one row per unit) the
+``pairs`` step is skipped: rows are already unit totals.
+
+This module must not run queries or decide anything about disclosure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot.expressions as exp
+
+from countyos.lab.checked_sql.plan import VALUE_PLACEHOLDER, AggregateSpec, CheckedPlan
+
+P = "__countyos_"
+ROWS, PAIRS, ENTITY = f"{P}rows", f"{P}pairs", f"{P}e"
+UNITS, NULL_UNITS = f"{P}units", f"{P}null_units"
+SET_PREFIX = f"{P}set"
+
+
+def key_column(position: int) -> str:
+    """Name of key ``position`` in the statistics result."""
+    return f"{P}k{position}"
+
+
+def marker_column(position: int) -> str:
+    """Name of the "key is grouped" marker of ``position`` (NULL in margins)."""
+    return f"{P}p{position}"
+
+
+@dataclass(frozen=True)
+class StatisticColumns:
+    """Result columns of one aggregate: value, units, |total|, top-K, entity list, output.
+
+    Aggregates over the same argument and filter (``SUM(x)`` and ``AVG(x)``; ``COUNT(*)`` and
+    ``COUNT(DISTINCT key)``) share one *family*: their per-unit partials, units, |total|, top-K
+    and entity list are computed once.
+    """
+
+    value: str
+    units: str
+    abs_total: str | None
+    top: str | None
+    entities: str
+    output: str
+
+
+@dataclass(frozen=True)
+class _Family:
+    number: int
+    kind: str  # "count" or "sum"
+    x: str | None
+    f: str | None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column names of the rewritten query, shared between the rewrite and the reader."""
+
+    arguments: dict[str, str]  # argument SQL -> rows column
+    conditions: dict[str, str]  # condition SQL -> rows column
+    families: dict[int, _Family]  # aggregate index -> family
+
+    def columns(self, spec: AggregateSpec) -> StatisticColumns:
+        family = self.families[spec.index]
+        magnitude = family.kind == "sum"
+        return StatisticColumns(
+            value=f"{P}v{spec.index}",
+            units=f"{P}n{family.number}",
+            abs_total=f"{P}abs{family.number}" if magnitude else None,
+            top=f"{P}top{family.number}" if magnitude else None,
+            entities=f"{SET_PREFIX}{family.number}",
+            output=f"{P}out{spec.index}",
+        )
+
+
+def layout(plan: CheckedPlan) -> Layout:
+    """Name the row columns and partial families of a plan (deduplicated by SQL text)."""
+    arguments: dict[str, str] = {}
+    conditions: dict[str, str] = {}
+    by_signature: dict[tuple, _Family] = {}
+    families: dict[int, _Family] = {}
+    for spec in plan.aggregates:
+        x = f = None
+        if spec.argument is not None:
+            x = arguments.setdefault(_sql(spec.argument), f"{P}x{len(arguments)}")
+        if spec.condition is not None:
+            f = conditions.setdefault(_sql(spec.condition), f"{P}f{len(conditions)}")
+        kind = "sum" if spec.kind in ("sum", "mean") else "count"
+        signature = (kind, x, f)
+        if signature not in by_signature:
+            by_signature[signature] = _Family(len(by_signature), kind, x, f)
+        families[spec.index] = by_signature[signature]
+    return Layout(arguments, conditions, families)
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
+
+
+def _filtered(call: str, condition: str | None) -> str:
+    return f"{call} FILTER (WHERE {condition})" if condition else call
+
+
+def _rows_cte(plan: CheckedPlan, names: Layout) -> str:
+    items = []
+    for key in plan.keys:
+        items.append(f"{_sql(key.expression)} AS {_q(key_column(key.position))}")
+        if plan.has_margins:
+            items.append(f"TRUE AS {_q(marker_column(key.position))}")
+    items.append(f"{_sql(plan.entity)} AS {_q(ENTITY)}")
+    for sql, column in names.arguments.items():
+        items.append(f"{sql} AS {_q(column)}")
+    for sql, column in names.conditions.items():
+        items.append(f"{sql} AS {_q(column)}")
+    rows = plan.rows.copy()
+    rows.set("expressions", [exp.maybe_parse(item, dialect="duckdb") for item in items])
+    return _sql(rows)
+
+
+def _group_clause(plan: CheckedPlan, with_entity: bool) -> str:
+    """GROUP BY of the keys (plus the unit), as grouping sets when margins are asked for."""
+    extra = [_q(ENTITY)] if with_entity else []
+    if not plan.has_margins:
+        columns = [_q(key_column(k.position)) for k in plan.keys] + extra
+        return f" GROUP BY {', '.join(columns)}" if columns else ""
+    sets = []
+    for grouping_set in plan.grouping_sets:
+        columns = [
+            name
+            for position in grouping_set
+            for name in (_q(key_column(position)), _q(marker_column(position)))
+        ] + extra
+        sets.append(f"({', '.join(columns)})")
+    return f" GROUP BY GROUPING SETS ({', '.join(sets)})"
+
+
+def _cell_columns(plan: CheckedPlan) -> list[str]:
+    columns = []
+    for key in plan.keys:
+        columns.append(_q(key_column(key.position)))
+        if plan.has_margins:
+            columns.append(_q(marker_column(key.position)))
+    return columns
+
+
+def _partials(family: _Family) -> list[str]:
+    n = family.number
+    x = _q(family.x) if family.x else None
+    f = _q(family.f) if family.f else None
+    if family.kind == "count":
+        call = f"COUNT({x})" if x else "COUNT(*)"
+        return [f"{_filtered(call, f)} AS {_q(f'{P}c{n}')}"]
+    return [
+        f"{_filtered(f'SUM({x})', f)} AS {_q(f'{P}s{n}')}",
+        f"{_filtered(f'COUNT({x})', f)} AS {_q(f'{P}m{n}')}",
+    ]
+
+
+def _contributes(family: _Family, per_entity: bool) -> str | None:
+    """When a unit (pairs) or a row (registers) contributes to the family's cells."""
+    n = family.number
+    if per_entity:
+        return f"{_q(f'{P}s{n}')} <> 0" if family.kind == "sum" else f"{_q(f'{P}c{n}')} > 0"
+    parts = []
+    if family.kind == "sum":
+        parts.append(f"{_q(family.x)} <> 0")
+    elif family.x:
+        parts.append(f"{_q(family.x)} IS NOT NULL")
+    if family.f:
+        parts.append(_q(family.f))
+    return " AND ".join(parts) or None
+
+
+def _family_statistics(family: _Family, per_entity: bool, top: int) -> list[str]:
+    """Units, |total| and top-K of one family."""
+    n = family.number
+    contributes = _contributes(family, per_entity)
+    items = [f"{_filtered('COUNT(*)', contributes)} AS {_q(f'{P}n{n}')}"]
+    if family.kind == "sum":
+        if per_entity:
+            magnitude, where = f"ABS({_q(f'{P}s{n}')})", None
+        else:
+            magnitude, where = f"ABS({_q(family.x)})", _q(family.f) if family.f else None
+        items.append(f"{_filtered(f'SUM({magnitude})', where)} AS {_q(f'{P}abs{n}')}")
+        items.append(f"{_filtered(f'MAX({magnitude}, {int(top)})', contributes)} AS {_q(f'{P}top{n}')}")
+    return items
+
+
+def _value(spec: AggregateSpec, family: _Family, per_entity: bool) -> str:
+    n = family.number
+    x = _q(family.x) if family.x else None
+    f = _q(family.f) if family.f else None
+    if per_entity:
+        c, s, m = _q(f"{P}c{n}"), _q(f"{P}s{n}"), _q(f"{P}m{n}")
+        if spec.kind in ("count_rows", "count_value"):
+            return f"CAST(SUM({c}) AS BIGINT)"
+        if spec.kind == "count_entities":
+            return _filtered("COUNT(*)", _contributes(family, per_entity))
+        if spec.kind == "sum":
+            return f"SUM({s})"
+        return f"CAST(SUM({s}) AS DOUBLE) / NULLIF(SUM({m}), 0)"
+    if spec.kind in ("count_rows", "count_entities"):
+        return _filtered("COUNT(*)", f)
+    if spec.kind == "count_value":
+        return _filtered(f"COUNT({x})", f)
+    return _filtered(f"{'SUM' if spec.kind == 'sum' else 'AVG'}({x})", f)
+
+
+def build_statistics_sql(
+    plan: CheckedPlan, *, per_entity: bool, entity_sets: bool, top: int
+) -> str:
+    """The SQL computing every cell's statistics (and, when asked, its contributing units).
+
+    Args:
+        plan: the checked plan.
+        per_entity: add up rows per unit first (always correct); ``False`` only when every row
+            is a different unit (registers).
+        entity_sets: also return, per cell and family, the list of contributing units.
+        top: how many of the largest absolute unit totals to return per cell.
+
+    Returns:
+        One DuckDB query; result columns are named by :func:`key_column`,
+        :func:`marker_column`, :data:`UNITS`, :data:`NULL_UNITS` and ``layout(plan).columns``.
+    """
+    names = layout(plan)
+    families = sorted(set(names.families.values()), key=lambda family: family.number)
+    ctes = [f"{_q(name)} AS ({_sql(select)})" for name, select in plan.views]
+    ctes.append(f"{_q(ROWS)} AS ({_rows_cte(plan, names)})")
+    source = ROWS
+    if per_entity:
+        partials = [item for family in families for item in _partials(family)]
+        pair_items = [*_cell_columns(plan), _q(ENTITY), *partials]
+        ctes.append(
+            f"{_q(PAIRS)} AS (SELECT {', '.join(pair_items)} FROM {_q(ROWS)}"
+            f"{_group_clause(plan, with_entity=True)})"
+        )
+        source = PAIRS
+    items = [*_cell_columns(plan)]
+    items.append(f"COUNT(*) AS {_q(UNITS)}")
+    items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
+    for family in families:
+        items.extend(_family_statistics(family, per_entity, top))
+        if entity_sets:
+            condition = _contributes(family, per_entity)
+            items.append(
+                f"{_filtered(f'LIST({_q(ENTITY)})', condition)} AS {_q(f'{SET_PREFIX}{family.number}')}"
+            )
+    for spec in plan.aggregates:
+        value = _value(spec, names.families[spec.index], per_entity)
+        items.append(f"{value} AS {_q(names.columns(spec).value)}")
+    for column in plan.aggregate_outputs():
+        if column.wrapper is None:
+            continue
+        spec = plan.aggregates[column.aggregate]
+        value = _value(spec, names.families[spec.index], per_entity)
+        wrapped = _sql(column.wrapper).replace(_q(VALUE_PLACEHOLDER), f"({value})")
+        items.append(f"{wrapped} AS {_q(names.columns(spec).output)}")
+    cells = _cell_columns(plan)
+    if per_entity:
+        group = f" GROUP BY {', '.join(cells)}" if cells else ""
+    else:
+        group = _group_clause(plan, with_entity=False)
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(items)} FROM {_q(source)}{group}"

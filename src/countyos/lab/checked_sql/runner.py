@@ -1,0 +1,214 @@
+"""Running a checked plan: one engine query, then the disclosure checks, then the result.
+
+Owns :func:`run_checked_query` (real data or twins) and :func:`preflight_checked_query` (the same
+checks on synthetic twins, explained). Steps: build the statistics SQL (:mod:`.rewrite`), run it
+through the engine (which re-validates it with its read-only guard and DuckDB's own parser), read
+the cells, hide rare group values, enumerate empty cells, check every aggregate column with
+``countyos.lab.disclosure.check_table`` (threshold, zeros, p% and (n,k) dominance on absolute unit
+totals, differencing against the project's released cells, complementary suppression), withhold
+cells jointly across columns, and build the developer's table.
+
+Entity sets (for differencing and for recording a release) are computed when asked for or when
+the project already has released cells; they are keyed hashes made exactly like
+``countyos.lab.disclosure.entity_hashes``. For registers (``entity_key_unique``) the per-unit
+grouping is skipped; when entity sets are computed a cell listing a unit twice proves the claim
+wrong and the run is redone with the exact plan. This module must not release anything: the
+caller releases what the reports allow and then calls ``CheckedResult.record``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from countyos.engine import Engine, QueryLimits, TableSource, parse_read_only
+from countyos.errors import InvalidInputError, TooLargeError
+from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
+from countyos.lab.checked_sql.entity_sets import cell_entity_sets
+from countyos.lab.checked_sql.plan import CheckedPlan
+from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
+from countyos.lab.checked_sql.rewrite import SET_PREFIX, build_statistics_sql, layout
+from countyos.lab.disclosure import (
+    DisclosureReport,
+    DisclosureRules,
+    ReleasedCellStore,
+    check_table,
+    keyed_hashes,
+)
+
+
+def run_checked_query(
+    plan: CheckedPlan,
+    *,
+    engine: Engine,
+    sources: Mapping[str, TableSource],
+    secret: bytes,
+    table_id: str,
+    limits: QueryLimits | None = None,
+    rules: DisclosureRules | None = None,
+    released: ReleasedCellStore | None = None,
+    entity_sets: bool = True,
+    explain: bool = False,
+) -> CheckedResult:
+    """Run a checked plan and apply every disclosure check to its cells.
+
+    Args:
+        plan: from ``plan_checked_query``.
+        engine: the query engine.
+        sources: the granted tables by SQL name (real data, or twins for pre-flight).
+        secret: the installation's entity hashing key (16 to 64 bytes).
+        table_id: the name of this output (unique per job, e.g. ``"job-42"``); reports and
+            released cells are named ``"<table_id>/<column>"``.
+        limits: engine limits; ``max_rows`` also caps the number of cells (empty ones
+            included). ``None`` uses the engine's defaults.
+        rules: the risk appetite; default ACRO's defaults.
+        released: the project's released cells; when it holds any, every cell that passes its
+            primary checks is compared with them (differencing).
+        entity_sets: compute entity sets (needed to record the release afterwards).
+        explain: put reason codes in the status columns (pre-flight on twins only).
+
+    Returns:
+        The developer's table, reports, checked tables, entity sets and the SQL run.
+
+    Raises:
+        QueryRefusedError, NotFoundError, InvalidInputError, TooLargeError: as the engine raises
+            them; TooLargeError also for more cells than ``limits.max_rows``.
+        InvalidInputError: a bad secret, NULL entity keys in the data, non-finite values.
+    """
+    if not isinstance(plan, CheckedPlan):
+        raise InvalidInputError("run_checked_query needs a plan from plan_checked_query")
+    if not isinstance(table_id, str) or not table_id.strip():
+        raise InvalidInputError("table_id must be a non-empty name of this output")
+    keyed_hashes(pa.array([], type=pa.int64()), secret)  # validates the secret up front
+    rules = rules or DisclosureRules()
+    limits = limits or getattr(engine, "default_limits", None) or QueryLimits()
+    differencing = released is not None and len(released) > 0
+    need_sets = bool(entity_sets) or differencing
+    per_entity = not plan.unique_entities
+    names = layout(plan)
+    sql, statistics, sets = _statistics(
+        plan, engine, sources, limits, rules, secret, per_entity, need_sets
+    )
+    if sets is not None and sets[1] and not per_entity:
+        per_entity = True  # a register listed a unit twice: redo with the exact plan
+        sql, statistics, sets = _statistics(
+            plan, engine, sources, limits, rules, secret, per_entity, need_sets
+        )
+    cells = complete_cells(
+        plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
+    )
+    list_columns = [name for name in statistics.column_names if name.startswith(SET_PREFIX)]
+    columns = statistics.drop_columns(list_columns).to_pydict()
+    top = rules.contributions_needed
+    tables = {}
+    reports: dict[str, DisclosureReport] = {}
+    cell_sets: dict[str, dict[tuple, np.ndarray]] | None = {} if sets is not None else None
+    for column in plan.aggregate_outputs():
+        spec = plan.aggregates[column.aggregate]
+        result_columns = names.columns(spec)
+        table = output_table(plan, spec, result_columns, column.name, cells, columns, top)
+        per_cell = None
+        if sets is not None and cell_sets is not None:
+            by_row = sets[0][result_columns.entities]
+            per_cell = {cell.key: by_row[cell.row] for cell in cells if cell.row is not None}
+            cell_sets[column.name] = per_cell
+        tables[column.name] = table
+        reports[column.name] = check_table(
+            table,
+            rules,
+            table_id=f"{table_id}/{column.name}",
+            released=released if differencing else None,
+            entity_sets=per_cell if differencing else None,
+        )
+    hidden = frozenset(cell.key for cell in cells if cell.hidden)
+    reports = joint_reports(tables, reports, hidden, rules)
+    table = developer_table(
+        plan, names, cells, columns, statistics.schema, reports, explain=explain
+    )
+    return CheckedResult(
+        table=table,
+        reports=reports,
+        output_tables=tables,
+        entity_sets=cell_sets,
+        sql_rewritten=sql,
+        hidden_cells=len(hidden),
+        per_entity=per_entity,
+        explain=explain,
+    )
+
+
+def _statistics(
+    plan: CheckedPlan,
+    engine: Engine,
+    sources: Mapping[str, TableSource],
+    limits: QueryLimits,
+    rules: DisclosureRules,
+    secret: bytes,
+    per_entity: bool,
+    need_sets: bool,
+) -> tuple[str, pa.Table, tuple[dict[str, list[np.ndarray]], bool] | None]:
+    sql = build_statistics_sql(
+        plan, per_entity=per_entity, entity_sets=need_sets, top=rules.contributions_needed
+    )
+    result = engine.execute(parse_read_only(sql), sources, limits=limits)
+    if result.truncated:
+        raise TooLargeError(
+            f"the query has more than {limits.max_rows} cells; group by fewer or coarser keys",
+            details={"max_cells": limits.max_rows},
+        )
+    statistics = result.table
+    if not need_sets:
+        return sql, statistics, None
+    list_columns = [name for name in statistics.column_names if name.startswith(SET_PREFIX)]
+    per_column, duplicated = cell_entity_sets(
+        [statistics.column(name) for name in list_columns], secret
+    )
+    return sql, statistics, (dict(zip(list_columns, per_column, strict=True)), duplicated)
+
+
+def preflight_checked_query(
+    plan: CheckedPlan,
+    *,
+    engine: Engine,
+    twin_sources: Mapping[str, TableSource],
+    secret: bytes,
+    table_id: str = "preflight",
+    limits: QueryLimits | None = None,
+    rules: DisclosureRules | None = None,
+    twin_released: ReleasedCellStore | None = None,
+) -> CheckedResult:
+    """Run the exact checks of the real run on synthetic twins and explain every suppression.
+
+    Same plan, same rewritten SQL (entity sets included), same rules and the same joint
+    withholding as :func:`run_checked_query`; the status columns carry reason codes and
+    ``CheckedResult.explanations()`` gives the reasons in English and Chinese. Differencing can
+    only be rehearsed against earlier *twin* outputs (``twin_released``): twin units are
+    pseudonyms, so the project's real released cells cannot be compared here.
+
+    Args:
+        plan: from ``plan_checked_query``.
+        engine: the query engine.
+        twin_sources: the twins of the granted tables, under the same SQL names.
+        secret: the hashing key (any 16 to 64 bytes for twins).
+        table_id: name of the output in reports.
+        limits: engine limits.
+        rules: the rules the real run will apply.
+        twin_released: earlier pre-flight outputs of the project, if kept.
+
+    Returns:
+        The explained result.
+    """
+    return run_checked_query(
+        plan,
+        engine=engine,
+        sources=twin_sources,
+        secret=secret,
+        table_id=table_id,
+        limits=limits,
+        rules=rules,
+        released=twin_released,
+        entity_sets=True,
+        explain=True,
+    )

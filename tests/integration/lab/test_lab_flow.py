@@ -1,0 +1,254 @@
+"""The trusted lab end to end on the Demo County, through the REST API and the real worker:
+scenario → project → grant → twins → job on real data → checks → release or review → download.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from countyos.auth import Principal
+from countyos.auth.users import create_user
+from countyos.demo.install import install_demo
+from countyos.hub import Hub
+from countyos.lab.worker import run_once
+from countyos.settings import Settings
+from countyos.web.app import create_app
+
+ADMIN = Principal(username="test-admin", role="admin")
+PEOPLE_COLUMNS = ["person_id", "sex", "birth_date", "township_code"]
+
+
+@dataclass
+class Lab:
+    hub: Hub
+    client: TestClient
+    tokens: dict[str, str]
+
+    def h(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def post(self, user: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.post(f"/api/v1/lab{path}", headers=self.h(user), **kwargs)
+
+    def get(self, user: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.get(f"/api/v1/lab{path}", headers=self.h(user), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    home = tmp_path_factory.mktemp("lab") / "home"
+    hub = Hub(Settings(home=home))
+    result = install_demo(hub, scale=0.005, seed=11)
+    tokens = {"admin": result.admin_token, **result.user_tokens}
+    with hub.db.session() as session:
+        for name in ("dev_b", "dev_c"):
+            _, tokens[name] = create_user(session, ADMIN, username=name, role="developer")
+    client = TestClient(create_app(hub=hub))
+    env = Lab(hub=hub, client=client, tokens=tokens)
+    response = env.post("admin", "/scenarios", json={
+        "slug": "ageing", "title_zh": "人口老龄化服务", "title_en": "Services for an ageing county",
+        "problem_zh": "各乡镇老年人口分布", "datasets": ["population_registry", "enterprise_registry"]})
+    assert response.status_code == 201, response.text
+    yield env
+    client.close()
+    hub.close()
+
+
+def _project(lab: Lab, slug: str, user: str = "dev_zhiyuan", *, columns=PEOPLE_COLUMNS,
+             rules: dict | None = None, approve: bool = True) -> int:
+    assert lab.post(user, "/scenarios/ageing/apply", json={"slug": slug, "title": slug}).status_code == 201
+    grant = lab.post(user, f"/projects/{slug}/grants", json={
+        "dataset": "population_registry", "columns": columns, "purpose": "老龄化分析",
+        "mode": "aggregate", "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()})
+    assert grant.status_code == 201, grant.text
+    grant_id = grant.json()["id"]
+    if approve:
+        decided = lab.post("steward_gongan", f"/grants/{grant_id}/decision",
+                           json={"approve": True, "rules": rules or {}})
+        assert decided.status_code == 200, decided.text
+    return grant_id
+
+
+def _submit(lab: Lab, project: str, sql: str, user: str = "dev_zhiyuan", name: str = "result"):  # type: ignore[no-untyped-def]
+    return lab.post(user, f"/projects/{project}/jobs",
+                    json={"spec": {"version": 1, "actions": [{"name": name, "sql": sql}]}})
+
+
+def _real(lab: Lab, sql: str) -> list[list]:
+    response = lab.client.post("/api/v1/query", headers=lab.h("admin"), json={"sql": sql})
+    assert response.status_code == 200, response.text
+    return response.json()["rows"]
+
+
+def test_grant_needs_the_datasets_steward(lab: Lab) -> None:
+    grant_id = _project(lab, "p-grant", approve=False)
+    for user in ("dev_zhiyuan", "steward_gongdian", "viewer_leader"):
+        assert lab.post(user, f"/grants/{grant_id}/decision", json={"approve": True}).status_code == 403
+    pending = lab.get("steward_gongan", "/grants/pending").json()
+    assert grant_id in [g["id"] for g in pending]
+    assert lab.post("steward_gongan", f"/grants/{grant_id}/decision",
+                    json={"approve": False}).status_code == 400   # a rejection needs a reason
+    # not approved: no job may run
+    refused = _submit(lab, "p-grant", "SELECT sex, count(*) AS n FROM population_registry GROUP BY sex")
+    assert refused.status_code == 403
+
+
+def test_twins_are_synthetic_and_join_free_of_real_identifiers(lab: Lab) -> None:
+    _project(lab, "p-twins")
+    run_once(lab.hub)
+    twins = lab.get("dev_zhiyuan", "/projects/p-twins/twins").json()
+    assert [t["dataset"] for t in twins] == ["population_registry"]
+    assert set(twins[0]["columns"]) == set(PEOPLE_COLUMNS)
+    assert "columns" in twins[0]["fidelity"] and "exact_match_share" in twins[0]["privacy"]
+    download = lab.get("dev_zhiyuan", "/projects/p-twins/twins/population_registry/download")
+    assert download.status_code == 200
+    twin = pq.read_table(io.BytesIO(download.content))
+    real_ids = {row[0] for row in _real(lab, "SELECT person_id FROM population_registry")}
+    assert twin.num_rows == len(real_ids)
+    assert not set(twin["person_id"].to_pylist()) & real_ids
+    rows = lab.post("dev_zhiyuan", "/projects/p-twins/twins/query",
+                    json={"sql": "SELECT * FROM population_registry LIMIT 5"}).json()
+    assert rows["synthetic"] and len(rows["rows"]) == 5
+    assert lab.get("dev_b", "/projects/p-twins/twins").status_code == 404
+
+
+def test_sql_job_is_checked_released_and_downloaded(lab: Lab) -> None:
+    _project(lab, "p-sql")
+    sql = "SELECT sex, count(*) AS people FROM population_registry GROUP BY sex"
+    job = _submit(lab, "p-sql", sql)
+    assert job.status_code == 201, job.text
+    assert job.json()["status"] == "queued" and len(job.json()["job_hash"]) == 64
+    run_once(lab.hub)
+    done = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert done["status"] == "released", done
+    assert done["data_versions"] == {"population_registry": 1}
+    output = done["outputs"][0]
+    file = lab.get("dev_zhiyuan", f"/outputs/{output['id']}/download")
+    assert file.status_code == 200
+    table = pq.read_table(io.BytesIO(file.content)).to_pydict()
+    real = dict(_real(lab, "SELECT sex, count(*) FROM population_registry GROUP BY sex"))
+    assert dict(zip(table["sex"], table["people"])) == real
+    # the same output is invisible to another project's developer, and to guessed ids
+    assert lab.get("dev_b", f"/outputs/{output['id']}/download").status_code == 404
+    assert lab.get("dev_b", f"/jobs/{job.json()['id']}").status_code == 404
+    assert lab.get("dev_zhiyuan", "/outputs/000000000000000000000000/download").status_code == 404
+
+
+@pytest.mark.parametrize("sql, rule", [
+    ("SELECT * FROM population_registry", "*"),
+    ("SELECT sex, birth_date FROM population_registry", "aggregat"),
+    ("SELECT person_id, count(*) AS n FROM population_registry GROUP BY person_id", "person_id"),
+    ("SELECT sex, max(birth_date) AS m FROM population_registry GROUP BY sex", "MAX"),
+    ("SELECT name, count(*) AS n FROM population_registry GROUP BY name", "name"),
+])
+def test_aggregate_mode_refuses_row_level_sql(lab: Lab, sql: str, rule: str) -> None:
+    if not lab.get("dev_zhiyuan", "/projects/p-refuse").status_code == 200:
+        _project(lab, "p-refuse")
+    response = _submit(lab, "p-refuse", sql)
+    assert response.status_code in (400, 404), response.text
+    assert rule.lower() in response.json()["error"]["message"].lower()
+    jobs = lab.get("dev_zhiyuan", "/projects/p-refuse/jobs").json()
+    assert jobs == []   # a refused query queues nothing
+
+
+def test_small_cells_never_leave_and_go_to_review(lab: Lab) -> None:
+    _project(lab, "p-small")
+    job = _submit(lab, "p-small", "SELECT township_code, year(birth_date) AS born, count(*) AS people "
+                                  "FROM population_registry GROUP BY township_code, born")
+    assert job.status_code == 201, job.text
+    run_once(lab.hub)
+    done = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert done["status"] == "review"
+    output = done["outputs"][0]
+    assert output["status"] == "review" and "summary" not in output
+    assert lab.get("dev_zhiyuan", f"/outputs/{output['id']}/download").status_code == 404
+    queue = lab.get("steward_gongan", "/review").json()
+    assert output["id"] in [o["id"] for o in queue]
+    assert lab.get("steward_gongdian", "/review").json() == [] or output["id"] not in [
+        o["id"] for o in lab.get("steward_gongdian", "/review").json()]
+    detail = lab.get("steward_gongan", f"/review/{output['id']}").json()
+    assert detail["check_report"]["columns"]
+    assert lab.post("steward_gongan", f"/review/{output['id']}",
+                    json={"approve": True, "reason": "small cells are suppressed"}).status_code == 200
+    file = lab.get("dev_zhiyuan", f"/outputs/{output['id']}/download")
+    assert file.status_code == 200
+    released = pq.read_table(io.BytesIO(file.content)).to_pydict()
+    counts = [c for c in released["people"] if c is not None]
+    assert counts and all(c >= 10 for c in counts)   # no cell of 1..9 people left the lab
+    assert None in released["people"]                # the small ones were suppressed
+
+
+def test_rejected_output_is_never_downloadable(lab: Lab) -> None:
+    _project(lab, "p-reject", rules={"auto_release": False})
+    job = _submit(lab, "p-reject", "SELECT sex, count(*) AS people FROM population_registry GROUP BY sex")
+    run_once(lab.hub)
+    output = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()["outputs"][0]
+    assert output["status"] == "review"    # clean, but the grant asks for review of everything
+    assert lab.post("dev_zhiyuan", f"/review/{output['id']}",
+                    json={"approve": True, "reason": "self-approval"}).status_code == 404
+    assert lab.post("steward_gongan", f"/review/{output['id']}",
+                    json={"approve": False, "reason": "purpose not met"}).status_code == 200
+    shown = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert shown["status"] == "rejected" and shown["outputs"][0]["reason"] == "purpose not met"
+    assert lab.get("dev_zhiyuan", f"/outputs/{output['id']}/download").status_code == 404
+
+
+def test_approved_code_takes_the_fast_path(lab: Lab) -> None:
+    _project(lab, "p-fast", rules={"auto_release": False})
+    sql = "SELECT township_code, count(*) AS people FROM population_registry GROUP BY township_code"
+    first = _submit(lab, "p-fast", sql)
+    run_once(lab.hub)
+    output = lab.get("dev_zhiyuan", f"/jobs/{first.json()['id']}").json()["outputs"][0]
+    assert output["status"] == "review"
+    lab.post("steward_gongan", f"/review/{output['id']}", json={"approve": True, "reason": "ok"})
+    second = _submit(lab, "p-fast", sql)
+    assert second.json()["job_hash"] == first.json()["job_hash"]
+    run_once(lab.hub)
+    assert lab.get("dev_zhiyuan", f"/jobs/{second.json()['id']}").json()["status"] == "released"
+
+
+def test_differencing_one_person_more_is_flagged(lab: Lab) -> None:
+    _project(lab, "p-diff")
+    # a birth date that exactly one person has
+    single = _real(lab, "SELECT birth_date FROM population_registry GROUP BY birth_date "
+                        "HAVING count(*) = 1 ORDER BY birth_date DESC LIMIT 1")[0][0]
+    base = "SELECT sex, count(*) AS people FROM population_registry WHERE birth_date {} DATE '%s' GROUP BY sex" % single
+    first = _submit(lab, "p-diff", base.format("<"))
+    run_once(lab.hub)
+    first_shown = lab.get("dev_zhiyuan", f"/jobs/{first.json()['id']}").json()
+    assert first_shown["status"] == "released", (first_shown["error_class"], first_shown["error"])
+    second = _submit(lab, "p-diff", base.format("<="))
+    run_once(lab.hub)
+    shown = lab.get("dev_zhiyuan", f"/jobs/{second.json()['id']}").json()
+    assert shown["status"] == "review"
+    report = lab.get("steward_gongan", f"/review/{shown['outputs'][0]['id']}").json()["check_report"]
+    statuses = {c["status"] for col in report["columns"].values() for c in col["cells"]}
+    assert "differencing" in statuses
+
+
+def test_revoked_grant_stops_queued_jobs(lab: Lab) -> None:
+    grant_id = _project(lab, "p-revoke")
+    job = _submit(lab, "p-revoke", "SELECT sex, count(*) AS n FROM population_registry GROUP BY sex")
+    assert job.status_code == 201
+    assert lab.post("steward_gongan", f"/grants/{grant_id}/revoke", json={"reason": "end"}).status_code == 200
+    run_once(lab.hub)
+    shown = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert shown["status"] == "cancelled" and shown["outputs"] == []
+    again = _submit(lab, "p-revoke", "SELECT sex, count(*) AS n FROM population_registry GROUP BY sex")
+    assert again.status_code == 403
+
+
+def test_every_lab_step_is_audited(lab: Lab) -> None:
+    entries = lab.client.get("/api/v1/audit", headers=lab.h("admin"), params={"limit": 1000}).json()
+    actions = {e["action"] for e in entries}
+    assert {"lab.scenario_publish", "lab.project_create", "lab.grant_request", "lab.grant_approve",
+            "lab.job_submit", "lab.output_release", "lab.twin_build"} <= actions
+    assert lab.client.post("/api/v1/audit/verify", headers=lab.h("admin")).json()["intact"]
