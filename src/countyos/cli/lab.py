@@ -185,3 +185,31 @@ def review_decide(output_id: str, approve: bool = typer.Option(..., "--approve/-
         result = release.decide(STATE.hub(), session, STATE.principal(), public_id=output_id,
                                 approve=approve, reason=reason)
         console.print(f"output {output_id}: {result.status}")
+
+
+@app.command("run")
+def run(project: str = typer.Option(..., "--project"), spec: Path = SPEC_OPT,
+        as_json: bool = JSON_OPT) -> None:
+    """Pre-flight: run the job spec on the project's twins with full output and the exact checks
+    of the real run, explaining every suppression."""
+    from countyos.lab.preflight import run_preflight
+
+    with user_errors():
+        bundle = load_bundle(spec)
+        workdir = Path.cwd() / ".countyos-run"
+        results = run_preflight(STATE.hub(), STATE.principal(), project=project, bundle=bundle,
+                                workdir=workdir)
+        if as_json:
+            emit([r.__dict__ for r in results], as_json=True)
+            return
+        for result in results:
+            verdict = "[green]would be released[/]" if result.clean else "[yellow]would go to review[/]"
+            console.print(f"[bold]{result.action} → {result.name}[/]: {verdict} (synthetic twins)")
+            if result.stdout:
+                console.print(result.stdout, markup=False, highlight=False)
+            if result.columns:
+                emit([dict(zip(result.columns, row)) for row in result.rows[:50]], as_json=False,
+                     columns=result.columns)
+            for item in result.explanations:
+                console.print(f"  · {item.get('cell', '')} {item.get('column', '')}: "
+                              f"{item['reason_zh']} / {item['reason_en']}", highlight=False)
