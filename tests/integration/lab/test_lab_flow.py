@@ -176,3 +176,57 @@ def test_every_lab_step_is_audited(lab: Lab) -> None:
     assert {"lab.scenario_publish", "lab.project_create", "lab.grant_request", "lab.grant_approve",
             "lab.job_submit", "lab.output_release", "lab.twin_build"} <= actions
     assert lab.client.post("/api/v1/audit/verify", headers=lab.h("admin")).json()["intact"]
+
+
+def test_dominance_is_flagged_even_with_negative_values(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = ["uscc,section,profit"]
+    # section C: one firm holds nearly all of the total; section G: twelve similar firms;
+    # section F: a dominant firm beside negative values (ACRO turns dominance off for the table)
+    rows += [f"C{i:03d},C,{1_000_000 if i == 0 else 10}" for i in range(12)]
+    rows += [f"G{i:03d},G,{100 + i}" for i in range(12)]
+    rows += [f"F{i:03d},F,{1_000_000 if i == 0 else -10}" for i in range(12)]
+    (tmp_path / "firms.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    upload = lab.client.post(
+        "/api/v1/datasets", headers=lab.h("steward_shichang"),
+        files={"file": ("firms.csv", (tmp_path / "firms.csv").read_bytes(), "text/csv")},
+        data={"name": "firm_profit", "department": "market_regulation"})
+    assert upload.status_code == 201, upload.text
+    for column, role in (("uscc", "entity_key"), ("section", "dimension"), ("profit", "measure")):
+        lab.client.patch(f"/api/v1/datasets/firm_profit/columns/{column}",
+                         headers=lab.h("steward_shichang"), json={"role": role})
+    assert lab.post("admin", "/scenarios", json={"slug": "firms", "title_zh": "企业利润",
+                                                 "datasets": ["firm_profit"]}).status_code == 201
+    assert lab.post("dev_zhiyuan", "/scenarios/firms/apply",
+                    json={"slug": "p-dominance", "title": "profits"}).status_code == 201
+    grant = lab.post("dev_zhiyuan", "/projects/p-dominance/grants", json={
+        "dataset": "firm_profit", "columns": ["uscc", "section", "profit"], "purpose": "利润结构",
+        "mode": "aggregate", "expires_at": "2099-01-01T00:00:00+00:00"}).json()
+    lab.post("steward_shichang", f"/grants/{grant['id']}/decision", json={"approve": True})
+    job = lab.post("dev_zhiyuan", "/projects/p-dominance/jobs", json={"spec": {"version": 1, "actions": [
+        {"name": "profit", "sql": "SELECT section, sum(profit) AS profit FROM firm_profit GROUP BY section"}]}})
+    assert job.status_code == 201, job.text
+    run_once(lab.hub)
+    shown = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert shown["status"] == "review"
+    report = lab.get("steward_shichang", f"/review/{shown['outputs'][0]['id']}").json()["check_report"]
+    cells = {c["label"]: c for col in report["columns"].values() for c in col["cells"]}
+    status = {label: cell["status"] for label, cell in cells.items()}
+    assert any("C" in label and s.startswith("dominance") for label, s in status.items())
+    assert any("F" in label and s.startswith("dominance") for label, s in status.items())
+    # G passes its own checks; it may still be withheld as a complement that protects C and F
+    assert any("G" in label and s in ("ok", "complementary") for label, s in status.items()), status
+
+
+def test_expired_grant_stops_queued_jobs(lab: Lab) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from countyos.db.lab_models import Grant
+
+    grant_id = _project(lab, "p-expire")
+    job = _submit(lab, "p-expire", "SELECT sex, count(*) AS n FROM population_registry GROUP BY sex")
+    assert job.status_code == 201
+    with lab.hub.db.session() as session:
+        session.get(Grant, grant_id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    run_once(lab.hub)
+    shown = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
+    assert shown["status"] == "cancelled" and "expired" in shown["error"]
