@@ -117,7 +117,7 @@ _NESTED = """
 
 # Scalar functions: conditionals.
 _CONDITIONAL = """
-    coalesce ifnull if nullif constant_or_null
+    coalesce ifnull if nullif constant_or_null try
 """
 
 SCALAR_FUNCTIONS = frozenset((_MATH + _TEXT + _TEMPORAL + _NESTED + _CONDITIONAL).split())

@@ -23,8 +23,8 @@ The allowlist (everything else is refused with ``QueryRefusedError``, ``details[
   usable; the entity key only in JOIN, in ``COUNT(DISTINCT key)`` or selected unchanged in a
   row view; dimensions, quasi-identifiers and measures anywhere else;
 - expressions (WHERE, GROUP BY, FILTER, aggregate arguments): columns, constants, arithmetic,
-  comparisons, AND / OR / NOT, CASE, CAST, IN (constants), BETWEEN, LIKE, INTERVAL and the
-  functions of :data:`~countyos.lab.checked_sql.allowlist.SCALAR_FUNCTIONS`; no subqueries;
+  comparisons, AND / OR / NOT, CASE, CAST, IN (constants), BETWEEN, LIKE, constant INTERVALs
+  and the functions of :data:`~countyos.lab.checked_sql.allowlist.SCALAR_FUNCTIONS`; no subqueries;
 - GROUP BY: expressions of allowed columns (by expression, SELECT alias or ordinal), GROUP BY
   ALL, ROLLUP, CUBE, GROUPING SETS (margins are checked cells too); never an identifier or the
   entity key;
@@ -35,6 +35,12 @@ The allowlist (everything else is refused with ``QueryRefusedError``, ``details[
   median / quantiles / first / last / list / string_agg / any_value, no windows;
 - ORDER BY group keys only; no HAVING, DISTINCT, LIMIT, OFFSET, QUALIFY, sampling.
 
+The result (:class:`CheckedResult`): ``table`` holds the SELECT columns in order with withheld
+values NULL and a ``<column>_status`` column per aggregate (``ok`` / ``suppressed``; reason codes
+on pre-flight runs); a cell withheld in one aggregate column is withheld in all of them, with one
+common complementary pattern; totals of every line are treated as known (``margins_known``).
+``reports`` (one per aggregate column) carry the reasons in English and Chinese for the steward.
+
 What the planner leaves to the checks: filters and CASE conditions that narrow a cell to a few
 units (``SUM(CASE WHEN age = 37 AND … THEN income END)``) give a cell of few contributing units,
 caught by the threshold; ``ELSE 0`` variants are caught because units with a zero total do not
@@ -42,9 +48,15 @@ count as contributors of SUM / AVG cells (and the all-others-zero cell fails dom
 group values (``GROUP BY income``) are withheld and not even listed; "one more person" queries
 are caught by differencing against the project's released cells.
 
-Limits: COUNT cells get threshold and zero checks only (as in ACRO), not dominance; a released
-empty cell of a wrapped count (``COUNT(*) * 100``) shows NULL; differencing compares a new cell
-with single released cells, not with sums of several.
+Errors are an oracle (a query failing only when some row holds some value reveals it): casts run
+as TRY_CAST, ``//`` and ``%`` need a constant divisor, expressions around an aggregate are
+evaluated only on released values, and every row expression is wrapped in ``TRY(…)`` as soon as
+the engine's function allowlist admits ``try``. Until then an integer overflow in a row
+expression (``age * age * …``) can still fail a query: a one-bit-per-query leak.
+
+Limits: COUNT cells get threshold and zero checks only (as in ACRO), not dominance; differencing
+compares a new cell with single released cells, not with sums of several; floating-point sums
+may differ in the last bits between runs unless ``QueryLimits(threads=1)``.
 """
 
 from countyos.lab.checked_sql.allowlist import ALLOWED_AGGREGATES, SCALAR_FUNCTIONS

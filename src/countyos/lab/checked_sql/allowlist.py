@@ -6,9 +6,15 @@ Owns three decisions, each an explicit list reviewed by hand (never a list of kn
   boolean logic, ``CASE``, ``CAST``, ``IN (constants)``, ``BETWEEN``, ``LIKE``, ``INTERVAL``);
 - the scalar functions usable for binning and filtering (:data:`SCALAR_FUNCTIONS`: rounding,
   ``least``/``greatest``, logarithms, date parts and truncation, simple text functions), none of
-  which reads storage, the clock, randomness or hashes values into pseudonyms;
+  which reads storage, the clock, randomness or hashes values into pseudonyms, and none of which
+  raises an error on unusual values (``make_date``, ``lpad`` are left out for that reason);
 - the aggregates whose result is never one individual's value: ``COUNT(*)``, ``COUNT(expr)``,
   ``COUNT(DISTINCT entity_key)``, ``SUM(measure)``, ``AVG(measure)`` (``mean`` is ``AVG``).
+
+Errors are an oracle: a query that fails only when some row has a value reveals that value bit by
+bit. So ``CAST`` is run as ``TRY_CAST`` (see :func:`make_casts_safe`), ``//`` and ``%`` need a
+non-zero constant divisor, and the rewrite wraps every row expression in ``TRY(…)`` when the
+engine allows it (``countyos.lab.checked_sql.rewrite``).
 
 Every other node, function or aggregate is refused, with :func:`refuse` naming the rule. Typed
 sqlglot nodes are matched by class: sqlglot generates a typed node back to SQL from its class, so
@@ -34,10 +40,10 @@ SCALAR_FUNCTIONS = frozenset(
     abs ceil ceiling floor round trunc sign least greatest isfinite isnan isinf ln log log10 log2
     sqrt pow power exp coalesce ifnull nullif
     lower upper lcase ucase substr substring left right length trim ltrim rtrim concat
-    starts_with ends_with contains lpad rpad replace
+    starts_with ends_with contains replace
     date_trunc datetrunc date_part datepart year month quarter day dayofmonth dayofweek dayofyear
     isodow isoyear week weekofyear yearweek hour minute date_diff datediff date_sub datesub
-    make_date last_day strftime time_bucket
+    last_day strftime time_bucket
     """.split()
 )
 
@@ -207,10 +213,47 @@ def check_node(node: exp.Expression) -> None:
             f"function {function_name(node)}() is not allowed in aggregate mode",
             function=function_name(node),
         )
+    if isinstance(node, (exp.IntDiv, exp.Mod)) and not _nonzero_constant(node.expression):
+        refuse(
+            "syntax_not_allowed",
+            "// and % need a non-zero constant divisor (a division by zero in some row would "
+            "fail the query and reveal that row)",
+        )
+    if isinstance(node, exp.Interval) and not isinstance(node.this, exp.Literal):
+        refuse(
+            "syntax_not_allowed",
+            "INTERVAL needs a constant amount (an interval built from a column can overflow "
+            "and fail the query on some rows)",
+        )
     if type(node) in _SYNTAX_NODES:
         return
     name = _NODE_NAMES.get(type(node).__name__, type(node).__name__.upper())
     refuse("syntax_not_allowed", f"{name} is not allowed in aggregate mode", syntax=name)
+
+
+def _nonzero_constant(node: exp.Expression) -> bool:
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return False
+    try:
+        return float(node.this) != 0
+    except ValueError:
+        return False
+
+
+def make_casts_safe(expression: exp.Expression) -> exp.Expression:
+    """Turn every ``CAST`` below the root of ``expression`` into ``TRY_CAST``, in place.
+
+    A value that does not convert becomes NULL instead of failing the whole query.
+
+    Returns:
+        The same expression.
+    """
+    for node in list(expression.walk()):
+        if type(node) is exp.Cast and node is not expression:
+            node.replace(exp.TryCast(this=node.this, to=node.args.get("to")))
+    return expression
 
 
 def prepare() -> None:

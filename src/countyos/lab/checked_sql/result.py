@@ -27,6 +27,7 @@ from countyos.errors import InvalidInputError
 from countyos.lab.checked_sql.cells import Cell
 from countyos.lab.checked_sql.plan import CheckedPlan
 from countyos.lab.checked_sql.rewrite import Layout, key_column
+from countyos.lab.checked_sql.wrappers import apply_wrapper
 from countyos.lab.disclosure import (
     TOTAL,
     CellOutcome,
@@ -154,9 +155,12 @@ class CheckedResult:
         entity_sets: entity set per cell key of every aggregate column, kept inside the
             domain; ``None`` when the run did not compute them.
         sql_rewritten: the SQL the engine ran.
-        hidden_cells: how many cells were left out for rare group values.
+        hidden_cells: how many cells were left out for rare group values (for the steward: it
+            tells how many rare values there are).
         per_entity: whether rows were added up per unit (``False``: registers fast path).
         explain: whether the status columns carry reason codes (pre-flight).
+        recorded_columns: the columns whose cells ``record`` stores: one per family of
+            aggregates over the same units (``SUM(x)`` and ``AVG(x)`` share their entity sets).
     """
 
     table: pa.Table
@@ -167,6 +171,7 @@ class CheckedResult:
     hidden_cells: int
     per_entity: bool
     explain: bool = False
+    recorded_columns: tuple[str, ...] = ()
 
     @property
     def report(self) -> DisclosureReport:
@@ -211,7 +216,10 @@ class CheckedResult:
         return entries
 
     def record(self, store: ReleasedCellStore) -> int:
-        """Record the released cells of every column in the project's store (after release).
+        """Record the released cells in the project's store, after the release.
+
+        Cells are recorded once per family of columns with the same units (see
+        ``recorded_columns``), as ``"<table_id>/<column> <cell label>"``.
 
         Returns:
             Number of cells recorded.
@@ -225,7 +233,8 @@ class CheckedResult:
                 "this run did not compute entity sets; run with entity_sets=True to record it"
             )
         recorded = 0
-        for column, report in self.reports.items():
+        for column in self.recorded_columns or tuple(self.reports):
+            report = self.reports[column]
             recorded += record_release(
                 store, report, self.output_tables[column], self.entity_sets[column]
             )
@@ -254,18 +263,23 @@ def developer_table(
             arrays[column.name] = pa.array(values, type=field.type)
         else:
             spec = plan.aggregates[column.aggregate]
-            columns = names.columns(spec)
-            source = columns.output if column.wrapper is not None else columns.value
+            source = names.columns(spec).value
             report = reports[column.name]
+            released = [report.outcome(cell.key).released for cell in shown]
             values = []
-            for cell in shown:
-                if not report.outcome(cell.key).released:
+            for cell, shown_value in zip(shown, released, strict=True):
+                if not shown_value:
                     values.append(None)
                 elif cell.row is None:
-                    values.append(0 if spec.statistic == "count" and column.wrapper is None else None)
+                    values.append(0 if spec.statistic == "count" else None)
                 else:
                     values.append(statistics[source][cell.row])
-            arrays[column.name] = pa.array(values, type=schema.field(source).type)
+            array = pa.array(values, type=schema.field(source).type)
+            if column.wrapper is not None:
+                array = apply_wrapper(column.wrapper, array, column.name)
+                mask = pa.array(released, type=pa.bool_())
+                array = pc.if_else(mask, array, pa.scalar(None, type=array.type))
+            arrays[column.name] = array
     taken = {name.lower() for name in arrays}
     for column in plan.aggregate_outputs():
         report = reports[column.name]

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 
 import sqlglot.expressions as exp
 
-from countyos.lab.checked_sql.plan import VALUE_PLACEHOLDER, AggregateSpec, CheckedPlan
+from countyos.lab.checked_sql.plan import AggregateSpec, CheckedPlan
 
 P = "__countyos_"
 ROWS, PAIRS, ENTITY = f"{P}rows", f"{P}pairs", f"{P}e"
 UNITS, NULL_UNITS = f"{P}units", f"{P}null_units"
-SET_PREFIX = f"{P}set"
+UNIT_LIST = f"{P}unit_list"
+ENTITY_FIELD = "e"
 
 
 def key_column(position: int) -> str:
@@ -48,7 +49,7 @@ def marker_column(position: int) -> str:
 
 @dataclass(frozen=True)
 class StatisticColumns:
-    """Result columns of one aggregate: value, units, |total|, top-K, entity list, output.
+    """Result columns of one aggregate: value, units, |total|, top-K and entity list.
 
     Aggregates over the same argument and filter (``SUM(x)`` and ``AVG(x)``; ``COUNT(*)`` and
     ``COUNT(DISTINCT key)``) share one *family*: their per-unit partials, units, |total|, top-K
@@ -59,8 +60,7 @@ class StatisticColumns:
     units: str
     abs_total: str | None
     top: str | None
-    entities: str
-    output: str
+    entities: str  # the family's flag field in the entries of :data:`UNIT_LIST`
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,7 @@ class Layout:
             units=f"{P}n{family.number}",
             abs_total=f"{P}abs{family.number}" if magnitude else None,
             top=f"{P}top{family.number}" if magnitude else None,
-            entities=f"{SET_PREFIX}{family.number}",
-            output=f"{P}out{spec.index}",
+            entities=f"f{family.number}",
         )
 
 
@@ -124,18 +123,37 @@ def _filtered(call: str, condition: str | None) -> str:
     return f"{call} FILTER (WHERE {condition})" if condition else call
 
 
-def _rows_cte(plan: CheckedPlan, names: Layout) -> str:
+def _guard(sql: str, guard_errors: bool) -> str:
+    return f"TRY({sql})" if guard_errors else sql
+
+
+def _guard_selects(tree: exp.Expression) -> exp.Expression:
+    """Wrap the WHERE and computed columns of every SELECT in ``tree`` in TRY(…), in place."""
+    for select in list(tree.find_all(exp.Select)):
+        where = select.args.get("where")
+        if where is not None:
+            where.set("this", exp.Try(this=where.this))
+        for item in select.expressions:
+            if isinstance(item, exp.Alias) and not isinstance(item.this, exp.Column):
+                item.set("this", exp.Try(this=item.this))
+    return tree
+
+
+def _rows_cte(plan: CheckedPlan, names: Layout, guard_errors: bool) -> str:
     items = []
     for key in plan.keys:
-        items.append(f"{_sql(key.expression)} AS {_q(key_column(key.position))}")
+        key_sql = _guard(_sql(key.expression), guard_errors)
+        items.append(f"{key_sql} AS {_q(key_column(key.position))}")
         if plan.has_margins:
             items.append(f"TRUE AS {_q(marker_column(key.position))}")
     items.append(f"{_sql(plan.entity)} AS {_q(ENTITY)}")
     for sql, column in names.arguments.items():
-        items.append(f"{sql} AS {_q(column)}")
+        items.append(f"{_guard(sql, guard_errors)} AS {_q(column)}")
     for sql, column in names.conditions.items():
-        items.append(f"{sql} AS {_q(column)}")
+        items.append(f"{_guard(sql, guard_errors)} AS {_q(column)}")
     rows = plan.rows.copy()
+    if guard_errors:
+        _guard_selects(rows)
     rows.set("expressions", [exp.maybe_parse(item, dialect="duckdb") for item in items])
     return _sql(rows)
 
@@ -205,7 +223,8 @@ def _family_statistics(family: _Family, per_entity: bool, top: int) -> list[str]
         else:
             magnitude, where = f"ABS({_q(family.x)})", _q(family.f) if family.f else None
         items.append(f"{_filtered(f'SUM({magnitude})', where)} AS {_q(f'{P}abs{n}')}")
-        items.append(f"{_filtered(f'MAX({magnitude}, {int(top)})', contributes)} AS {_q(f'{P}top{n}')}")
+        largest = _filtered(f"MAX({magnitude}, {int(top)})", contributes)
+        items.append(f"{largest} AS {_q(f'{P}top{n}')}")
     return items
 
 
@@ -229,8 +248,22 @@ def _value(spec: AggregateSpec, family: _Family, per_entity: bool) -> str:
     return _filtered(f"{'SUM' if spec.kind == 'sum' else 'AVG'}({x})", f)
 
 
+def _unit_list(families: list[_Family], per_entity: bool) -> str:
+    """One list per cell of {e: unit, f<n>: whether it contributes to family n}."""
+    fields = [f"'{ENTITY_FIELD}': {_q(ENTITY)}"]
+    conditions = []
+    for family in families:
+        condition = _contributes(family, per_entity)
+        conditions.append(condition)
+        fields.append(f"'f{family.number}': {f'({condition})' if condition else 'TRUE'}")
+    call = f"LIST({{{', '.join(fields)}}})"
+    if any(condition is None for condition in conditions):
+        return call
+    return _filtered(call, " OR ".join(f"({condition})" for condition in conditions))
+
+
 def build_statistics_sql(
-    plan: CheckedPlan, *, per_entity: bool, entity_sets: bool, top: int
+    plan: CheckedPlan, *, per_entity: bool, entity_sets: bool, top: int, guard_errors: bool
 ) -> str:
     """The SQL computing every cell's statistics (and, when asked, its contributing units).
 
@@ -238,8 +271,12 @@ def build_statistics_sql(
         plan: the checked plan.
         per_entity: add up rows per unit first (always correct); ``False`` only when every row
             is a different unit (registers).
-        entity_sets: also return, per cell and family, the list of contributing units.
+        entity_sets: also return, per cell, the list of units with a flag per family telling
+            whether the unit contributes to it (:data:`UNIT_LIST`).
         top: how many of the largest absolute unit totals to return per cell.
+        guard_errors: wrap every row expression of the developer (keys, aggregate arguments,
+            filters, WHERE, computed view columns) in ``TRY(…)``, so that no value in the data
+            can make the query fail (a failure would tell the developer something about it).
 
     Returns:
         One DuckDB query; result columns are named by :func:`key_column`,
@@ -247,8 +284,11 @@ def build_statistics_sql(
     """
     names = layout(plan)
     families = sorted(set(names.families.values()), key=lambda family: family.number)
-    ctes = [f"{_q(name)} AS ({_sql(select)})" for name, select in plan.views]
-    ctes.append(f"{_q(ROWS)} AS ({_rows_cte(plan, names)})")
+    ctes = [
+        f"{_q(name)} AS ({_sql(_guard_selects(select.copy()) if guard_errors else select)})"
+        for name, select in plan.views
+    ]
+    ctes.append(f"{_q(ROWS)} AS ({_rows_cte(plan, names, guard_errors)})")
     source = ROWS
     if per_entity:
         partials = [item for family in families for item in _partials(family)]
@@ -263,21 +303,11 @@ def build_statistics_sql(
     items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
     for family in families:
         items.extend(_family_statistics(family, per_entity, top))
-        if entity_sets:
-            condition = _contributes(family, per_entity)
-            items.append(
-                f"{_filtered(f'LIST({_q(ENTITY)})', condition)} AS {_q(f'{SET_PREFIX}{family.number}')}"
-            )
+    if entity_sets:
+        items.append(f"{_unit_list(families, per_entity)} AS {_q(UNIT_LIST)}")
     for spec in plan.aggregates:
         value = _value(spec, names.families[spec.index], per_entity)
         items.append(f"{value} AS {_q(names.columns(spec).value)}")
-    for column in plan.aggregate_outputs():
-        if column.wrapper is None:
-            continue
-        spec = plan.aggregates[column.aggregate]
-        value = _value(spec, names.families[spec.index], per_entity)
-        wrapped = _sql(column.wrapper).replace(_q(VALUE_PLACEHOLDER), f"({value})")
-        items.append(f"{wrapped} AS {_q(names.columns(spec).output)}")
     cells = _cell_columns(plan)
     if per_entity:
         group = f" GROUP BY {', '.join(cells)}" if cells else ""

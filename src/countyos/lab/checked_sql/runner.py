@@ -24,12 +24,13 @@ import numpy as np
 import pyarrow as pa
 
 from countyos.engine import Engine, QueryLimits, TableSource, parse_read_only
+from countyos.engine import functions as engine_functions
 from countyos.errors import InvalidInputError, TooLargeError
 from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
 from countyos.lab.checked_sql.entity_sets import cell_entity_sets
 from countyos.lab.checked_sql.plan import CheckedPlan
 from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
-from countyos.lab.checked_sql.rewrite import SET_PREFIX, build_statistics_sql, layout
+from countyos.lab.checked_sql.rewrite import UNIT_LIST, build_statistics_sql, layout
 from countyos.lab.disclosure import (
     DisclosureReport,
     DisclosureRules,
@@ -99,12 +100,14 @@ def run_checked_query(
     cells = complete_cells(
         plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
     )
-    list_columns = [name for name in statistics.column_names if name.startswith(SET_PREFIX)]
+    list_columns = [name for name in statistics.column_names if name == UNIT_LIST]
     columns = statistics.drop_columns(list_columns).to_pydict()
     top = rules.contributions_needed
     tables = {}
     reports: dict[str, DisclosureReport] = {}
     cell_sets: dict[str, dict[tuple, np.ndarray]] | None = {} if sets is not None else None
+    families_checked: set[str] = set()
+    representatives: list[str] = []
     for column in plan.aggregate_outputs():
         spec = plan.aggregates[column.aggregate]
         result_columns = names.columns(spec)
@@ -114,13 +117,19 @@ def run_checked_query(
             by_row = sets[0][result_columns.entities]
             per_cell = {cell.key: by_row[cell.row] for cell in cells if cell.row is not None}
             cell_sets[column.name] = per_cell
+        # columns of one family have the same units per cell: compare with the released cells
+        # (and record) once per family; the joint decision withholds the cell in every column
+        first_of_family = result_columns.entities not in families_checked
+        families_checked.add(result_columns.entities)
+        if first_of_family:
+            representatives.append(column.name)
         tables[column.name] = table
         reports[column.name] = check_table(
             table,
             rules,
             table_id=f"{table_id}/{column.name}",
-            released=released if differencing else None,
-            entity_sets=per_cell if differencing else None,
+            released=released if differencing and first_of_family else None,
+            entity_sets=per_cell if differencing and first_of_family else None,
         )
     hidden = frozenset(cell.key for cell in cells if cell.hidden)
     reports = joint_reports(tables, reports, hidden, rules)
@@ -136,6 +145,7 @@ def run_checked_query(
         hidden_cells=len(hidden),
         per_entity=per_entity,
         explain=explain,
+        recorded_columns=tuple(representatives),
     )
 
 
@@ -150,7 +160,11 @@ def _statistics(
     need_sets: bool,
 ) -> tuple[str, pa.Table, tuple[dict[str, list[np.ndarray]], bool] | None]:
     sql = build_statistics_sql(
-        plan, per_entity=per_entity, entity_sets=need_sets, top=rules.contributions_needed
+        plan,
+        per_entity=per_entity,
+        entity_sets=need_sets,
+        top=rules.contributions_needed,
+        guard_errors=engine_allows_try(),
     )
     result = engine.execute(parse_read_only(sql), sources, limits=limits)
     if result.truncated:
@@ -161,11 +175,15 @@ def _statistics(
     statistics = result.table
     if not need_sets:
         return sql, statistics, None
-    list_columns = [name for name in statistics.column_names if name.startswith(SET_PREFIX)]
-    per_column, duplicated = cell_entity_sets(
-        [statistics.column(name) for name in list_columns], secret
-    )
-    return sql, statistics, (dict(zip(list_columns, per_column, strict=True)), duplicated)
+    names = layout(plan)
+    flags = sorted({names.columns(spec).entities for spec in plan.aggregates})
+    per_flag, duplicated = cell_entity_sets(statistics.column(UNIT_LIST), flags, secret)
+    return sql, statistics, (per_flag, duplicated)
+
+
+def engine_allows_try() -> bool:
+    """Whether the engine's function allowlist admits ``TRY(…)`` (errors become NULL)."""
+    return engine_functions.is_allowed_function("try")
 
 
 def preflight_checked_query(
