@@ -275,8 +275,11 @@ def update_column(
     personal: bool | None = None,
     description_zh: str | None = None,
     description_en: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    public_domain: list | None = None,
 ) -> Column:
-    """The steward confirms or changes a column's classification; audited."""
+    """The steward confirms or changes a column's classification — and declares the public
+    facts differential privacy needs (clipping bounds, the public domain); audited."""
     ds = get_dataset(session, dataset)
     require(
         can_manage_dataset(actor, department_id=ds.department_id),
@@ -289,6 +292,15 @@ def update_column(
         raise InvalidInputError(f"level {level!r} must be one of {', '.join(LEVELS)}")
     if role is not None and role not in ROLES:
         raise InvalidInputError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    if bounds is not None:
+        lower, upper = bounds
+        if not lower < upper:
+            raise InvalidInputError(f"bounds of {column!r} need lower < upper, not {lower}, {upper}")
+        target.lower_bound, target.upper_bound = float(lower), float(upper)
+    if public_domain is not None:
+        if not public_domain or len(public_domain) > 10_000 or len(set(map(str, public_domain))) != len(public_domain):
+            raise InvalidInputError(f"the public domain of {column!r} must list 1–10,000 distinct values")
+        target.public_domain = list(public_domain)
     before = {"level": target.level, "role": target.role, "personal": target.personal}
     for attr, value in (("level", level), ("role", role), ("personal", personal),
                         ("description_zh", description_zh), ("description_en", description_en)):
@@ -299,5 +311,6 @@ def update_column(
     audit.append(session, actor=actor.username, action="column.classify",
                  target=f"dataset:{dataset}.{column}",
                  details={"before": before, "level": target.level, "role": target.role,
-                          "personal": target.personal})
+                          "personal": target.personal, "bounds": bounds,
+                          "public_domain_size": len(public_domain) if public_domain else None})
     return target

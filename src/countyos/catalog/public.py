@@ -33,7 +33,10 @@ def column_public(column: Column) -> dict[str, Any]:
     return {"name": column.name, "type": column.data_type, "description_zh": column.description_zh,
             "description_en": column.description_en, "level": column.level, "role": column.role,
             "personal": column.personal, "detected": column.detected,
-            "reasons": list(column.reasons or []), "confirmed": column.confirmed}
+            "reasons": list(column.reasons or []), "confirmed": column.confirmed,
+            "bounds": [column.lower_bound, column.upper_bound]
+            if column.lower_bound is not None else None,
+            "public_domain": column.public_domain}
 
 
 def version_public(version: DatasetVersion, *, row_level: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from countyos.db.models import (
     Township,
     User,
 )
-from countyos.db import lab_models  # noqa: F401  (registers the lab tables on Base.metadata)
+from countyos.db import dp_models, lab_models, site_models  # noqa: F401  (register their tables)
 from countyos.db.session import Database
 
 __all__ = [

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -127,6 +128,11 @@ class Column(Base):
     detected: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Public facts the steward declares for differential privacy: clipping bounds of a numeric
+    # column and the public domain (the possible values) of a categorical one.
+    lower_bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper_bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    public_domain: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     dataset: Mapped[Dataset] = relationship(back_populates="columns")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
+from countyos.auth import can_read_rows
 from countyos.catalog import datasets as catalog
 from countyos.catalog.discovery import search_datasets
 from countyos.catalog.public import (
@@ -17,7 +18,6 @@ from countyos.catalog.public import (
     version_public,
 )
 from countyos.catalog.query import run_query
-from countyos.auth import can_read_rows
 from countyos.ingest import preview_file
 from countyos.web.api.uploads import parse_types, received_file
 from countyos.web.deps import HubDep, PrincipalDep, SessionDep
@@ -31,6 +31,8 @@ class ColumnUpdate(BaseModel):
     personal: bool | None = None
     description_zh: str | None = None
     description_en: str | None = None
+    bounds: tuple[float, float] | None = Field(None, description="DP clipping bounds [lower, upper]")
+    public_domain: list[Any] | None = Field(None, description="DP public domain: every possible value")
 
 
 class QueryRequest(BaseModel):

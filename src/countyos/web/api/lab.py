@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from countyos.catalog.public import table_rows
 from countyos.engine import parse_read_only
 from countyos.errors import NotFoundError
-from countyos.lab import grants, jobs, projects, release, twin_store
+from countyos.lab import dp_service, grants, jobs, projects, release, twin_store
+from countyos.lab.dp import PrivacyParams
 from countyos.lab.jobspec import JobBundle
 from countyos.lab.public import (
     grant_public,
@@ -202,3 +203,48 @@ def review_decide(public_id: str, body: Decision, hub: HubDep, principal: Princi
     output = release.decide(hub, session, principal, public_id=public_id, approve=body.approve,
                             reason=body.reason)
     return review_public(output)
+
+
+class DPQuery(BaseModel):
+    sql: str
+    epsilon: float | None = Field(None, gt=0, description="ε of the whole query (pure budgets)")
+    rho: float | None = Field(None, gt=0, description="ρ of the whole query (zCDP budgets)")
+    delta: float = Field(0.0, ge=0, lt=1, description="δ for DP key selection")
+    max_contributions: int | None = Field(None, ge=1, le=1000)
+
+
+class DPBudgetSet(BaseModel):
+    dataset: str
+    accounting: str = Field("pure", description="pure | zcdp")
+    epsilon: float = Field(gt=0)
+    delta: float = Field(0.0, ge=0, lt=1)
+
+
+class DPPlan(BaseModel):
+    sql: str
+    targets: dict[str, dict[str, float]] = Field(
+        description='output column → {"absolute": 50} or {"relative": 0.05, "expected_value": 1000}')
+    delta: float = 0.0
+
+
+@router.post("/projects/{project}/dp/query")
+def dp_query(project: str, body: DPQuery, hub: HubDep, principal: PrincipalDep) -> dict:
+    params = PrivacyParams(epsilon=body.epsilon, rho=body.rho, delta=body.delta,
+                           max_contributions=body.max_contributions)
+    return dp_service.dp_query(hub, principal, project=project, sql=body.sql, privacy=params).to_dict()
+
+
+@router.post("/projects/{project}/dp/budgets")
+def dp_set_budget(project: str, body: DPBudgetSet, hub: HubDep, principal: PrincipalDep) -> dict:
+    return dp_service.set_budget(hub, principal, project=project, **body.model_dump())
+
+
+@router.get("/projects/{project}/dp/budgets")
+def dp_budgets(project: str, hub: HubDep, principal: PrincipalDep) -> list[dict]:
+    return dp_service.budgets(hub, principal, project=project)
+
+
+@router.post("/projects/{project}/dp/plan")
+def dp_plan(project: str, body: DPPlan, hub: HubDep, principal: PrincipalDep) -> dict:
+    return dp_service.plan(hub, principal, project=project, sql=body.sql, targets=body.targets,
+                           delta=body.delta)

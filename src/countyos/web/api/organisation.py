@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from countyos.auth.users import get_user
 from countyos.catalog import organisation
 from countyos.catalog.public import department_public, township_public, user_public
-from countyos.auth.users import get_user
 from countyos.web.deps import PrincipalDep, SessionDep
 
 router = APIRouter(tags=["organisation"])
