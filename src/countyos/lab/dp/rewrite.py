@@ -1,0 +1,108 @@
+"""The trusted SQL that bounds contributions and computes exact aggregates inside DuckDB.
+
+Owns turning a ``QueryPlan`` into DuckDB SQL:
+
+1. ``__rows``: the filtered (joined) rows with the entity key, the GROUP BY keys and each
+   numeric column clipped to its bounds (``greatest(least(x, upper), lower)``); rows without an
+   entity are dropped;
+2. ``__bounded``: at most k rows per entity, chosen uniformly at random
+   (``row_number() OVER (PARTITION BY entity ORDER BY random)`` ≤ k), so one entity moves any
+   aggregate by a bounded amount however many rows it has (skipped when every table has a
+   catalog-guaranteed unique entity key: then each entity already has one row);
+3. the aggregate query: per group, the row count, non-null counts, distinct entities and exact
+   integer sums on each column's grid (``round(x / resolution)`` as BIGINT, summed without
+   rounding error), and for quantiles the per-candidate histogram that OpenDP's quantile score
+   is computed from (``quantiles``).
+
+Everything here runs on the private data and returns only aggregates; noise is added afterwards
+by ``mechanisms``. Must not add noise or decide what is released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from countyos.lab.dp.aggregates import clipped_sql, double_literal
+from countyos.lab.dp.plan import AggregateKind, QueryPlan, ValueColumn
+
+
+@dataclass(frozen=True)
+class AggregateColumns:
+    """Names of the result columns of ``aggregate_sql``."""
+
+    keys: tuple[str, ...]
+    rows: str
+    entities: str | None
+    counted: dict[str, str]  # counted column SQL → result column (non-null count)
+    value_counts: dict[str, str]  # value column SQL → non-null count
+    sums: dict[str, str]  # value column SQL → sum in grid units
+    centred_sums: dict[str, str]  # value column SQL → sum of (units − midpoint)
+
+
+def midpoint_units(value: ValueColumn) -> int:
+    """The integer grid point that AVG sums are centred on (halves their sensitivity)."""
+    lower, upper = value.unit_bounds
+    return (lower + upper) // 2
+
+
+def bounded_cte(plan: QueryPlan) -> str:
+    """The WITH clause defining ``__bounded``: filtered, clipped rows, ≤ k per entity."""
+    columns = [f"{plan.entity_sql} AS __entity"]
+    columns += [f"{key.sql} AS __k{i}" for i, key in enumerate(plan.keys)]
+    for j, value in enumerate(plan.value_columns):
+        columns.append(f"{clipped_sql(value)} AS __v{j}")
+    counted = _counted_columns(plan)
+    columns += [f"{sql} AS __c{j}" for j, sql in enumerate(counted)]
+    condition = f"{plan.entity_sql} IS NOT NULL"
+    if plan.where_sql:
+        condition = f"({plan.where_sql}) AND {condition}"
+    rows = "WITH __rows AS (SELECT " + ", ".join(columns) + (
+        f" FROM {plan.from_sql} WHERE {condition}), "
+    )
+    if not plan.bounding_needed:
+        # One row per entity is guaranteed by the catalog: keeping ≤ k rows keeps them all.
+        return rows + "__bounded AS (SELECT * FROM __rows)"
+    return rows + (
+        "__shuffled AS (SELECT *, random() AS __order FROM __rows), "
+        "__bounded AS (SELECT * FROM __shuffled QUALIFY row_number() OVER "
+        f"(PARTITION BY __entity ORDER BY __order) <= {int(plan.max_contributions)})"
+    )
+
+
+def _counted_columns(plan: QueryPlan) -> list[str]:
+    seen: list[str] = []
+    for aggregate in plan.aggregates:
+        if aggregate.counted_sql is not None and aggregate.counted_sql not in seen:
+            seen.append(aggregate.counted_sql)
+    return seen
+
+
+def aggregate_sql(plan: QueryPlan) -> tuple[str, AggregateColumns]:
+    """The exact per-group aggregates over the bounded rows, and the names of its columns."""
+    keys = tuple(f"__k{i}" for i in range(len(plan.keys)))
+    select = list(keys) + ["count(*) AS __rows"]
+    entities = None
+    if any(a.kind is AggregateKind.COUNT_ENTITIES for a in plan.aggregates):
+        entities = "__entities"
+        select.append("count(DISTINCT __entity) AS __entities")
+    counted = {sql: f"__c{j}_n" for j, sql in enumerate(_counted_columns(plan))}
+    select += [f"count(__c{j}) AS __c{j}_n" for j in range(len(counted))]
+    value_counts: dict[str, str] = {}
+    sums: dict[str, str] = {}
+    centred: dict[str, str] = {}
+    needs_sum = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.SUM and a.value}
+    needs_avg = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.AVG and a.value}
+    for j, value in enumerate(plan.value_columns):
+        units = f"CAST(round(__v{j} / {double_literal(value.resolution)}) AS BIGINT)"
+        value_counts[value.sql] = f"__v{j}_n"
+        select.append(f"count(__v{j}) AS __v{j}_n")
+        if value.sql in needs_sum:
+            sums[value.sql] = f"__v{j}_sum"
+            select.append(f"sum({units}) AS __v{j}_sum")
+        if value.sql in needs_avg:
+            centred[value.sql] = f"__v{j}_csum"
+            select.append(f"sum({units} - {midpoint_units(value)}) AS __v{j}_csum")
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+    sql = f"{bounded_cte(plan)} SELECT {', '.join(select)} FROM __bounded{group}"
+    return sql, AggregateColumns(keys, "__rows", entities, counted, value_counts, sums,
+                                 centred)
