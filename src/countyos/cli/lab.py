@@ -213,3 +213,77 @@ def run(project: str = typer.Option(..., "--project"), spec: Path = SPEC_OPT,
             for item in result.explanations:
                 console.print(f"  · {item.get('cell', '')} {item.get('column', '')}: "
                               f"{item['reason_zh']} / {item['reason_en']}", highlight=False)
+
+
+dp_app = typer.Typer(help="Differentially private answers (grant mode dp) and budgets.",
+                     no_args_is_help=True)
+app.add_typer(dp_app, name="dp")
+
+
+@dp_app.command("query")
+def dp_query(project: str, sql: str, epsilon: float = typer.Option(None, "--epsilon"),
+             rho: float = typer.Option(None, "--rho"), delta: float = typer.Option(0.0, "--delta"),
+             as_json: bool = JSON_OPT) -> None:
+    """Ask a DP aggregate query; prints values with their 95% intervals and the charge."""
+    from countyos.lab import dp_service
+    from countyos.lab.dp import PrivacyParams
+
+    with user_errors():
+        answer = dp_service.dp_query(STATE.hub(), STATE.principal(), project=project, sql=sql,
+                                     privacy=PrivacyParams(epsilon=epsilon, rho=rho, delta=delta))
+        body = answer.to_dict()
+        if as_json:
+            emit(body, as_json=True)
+            return
+        rows = []
+        for row, accuracy in zip(body["rows"], body["accuracy"]):
+            cells = {}
+            for name, value, acc in zip(body["columns"], row, accuracy):
+                cells[name] = value if acc is None else f"{value} ± {acc.get('half_width', acc)}"
+            rows.append(cells)
+        emit(rows, as_json=False, columns=body["columns"])
+        console.print(f"charged: {body['cost']}" + (" (stored answer, no charge)" if body.get("from_cache") else ""))
+
+
+@dp_app.command("budget")
+def dp_budget(project: str, dataset: str = typer.Option(None, "--dataset"),
+              epsilon: float = typer.Option(None, "--epsilon", help="Set the budget (stewards)."),
+              accounting: str = typer.Option("pure", "--accounting", help="pure | zcdp"),
+              delta: float = typer.Option(0.0, "--delta"), as_json: bool = JSON_OPT) -> None:
+    """Show a project's DP budgets and ledger; with --dataset and --epsilon, set one (stewards)."""
+    from countyos.lab import dp_service
+
+    with user_errors():
+        if epsilon is not None:
+            if not dataset:
+                raise InvalidInputError("--epsilon needs --dataset")
+            emit(dp_service.set_budget(STATE.hub(), STATE.principal(), project=project,
+                                       dataset=dataset, accounting=accounting, epsilon=epsilon,
+                                       delta=delta), as_json=as_json)
+            return
+        emit(dp_service.budgets(STATE.hub(), STATE.principal(), project=project), as_json=True)
+
+
+@dp_app.command("plan")
+def dp_plan(project: str, sql: str,
+            target: list[str] = typer.Option(..., "--target", help="COLUMN=±ABS or COLUMN=PCT%@EXPECTED"),
+            as_json: bool = JSON_OPT) -> None:
+    """What ε a query needs for accuracy targets, e.g. --target n=20 or --target n=5%@1000."""
+    from countyos.lab import dp_service
+
+    with user_errors():
+        targets: dict[str, dict[str, float]] = {}
+        for item in target:
+            column, sep, spec = item.partition("=")
+            if not sep:
+                raise InvalidInputError(f"--target {item!r} must look like COLUMN=20 or COLUMN=5%@1000")
+            try:
+                if "%" in spec:
+                    pct, _, expected = spec.partition("%@")
+                    targets[column] = {"relative": float(pct) / 100, "expected_value": float(expected)}
+                else:
+                    targets[column] = {"absolute": float(spec)}
+            except ValueError:
+                raise InvalidInputError(f"--target {item!r} has a number that is not a number") from None
+        emit(dp_service.plan(STATE.hub(), STATE.principal(), project=project, sql=sql,
+                             targets=targets), as_json=as_json)
