@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ACRO_VENV := .venv-acro
 SCALE ?= 0.05
-APT_PACKAGES := bubblewrap python3-venv
+APT_PACKAGES := bubblewrap python3-venv chromium fonts-noto-cjk nodejs npm
 
 .PHONY: demo test install comparators system-packages sandbox serve clean benchmarks
 
@@ -18,7 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Front-end packages (ECharts, htmx, Swagger UI) from the npm registry, served locally.
+# --ignore-scripts: no install script runs (one dependency's would phone home).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+install: system-packages $(STAMP) node_modules/.package-lock.json
 
 # Comparators whose pins clash with ours live in their own venvs (see ../shared/STACK-NOTES.md).
 $(ACRO_VENV)/.installed:

@@ -20,6 +20,7 @@ from countyos.catalog import organisation
 from countyos.catalog.datasets import DatasetInfo, import_dataset
 from countyos.db.models import Dataset, User
 from countyos.hub import Hub
+from countyos.site_settings import set_showcase_public
 
 ADMIN = "admin"
 
@@ -79,6 +80,8 @@ def install_demo(
                                          geometry=features.get(town.code))
         _, result.admin_token = create_user(session, operator, username=ADMIN, role="admin",
                                             display_name="大数据局管理员")
+        # the Demo County starts with its showcase (大屏) open to the public
+        set_showcase_public(session, operator, public=True)
         first_township = county.townships[0].code
         for username, role, department, township, display in (
             *DEMO_USERS, ("staff_" + county.townships[0].name_pinyin.lower().replace(" ", ""),

@@ -1,22 +1,23 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: the REST API under ``/api/v1``, its offline docs, and the portal.
+
+Owns assembling one app for one installation: the API routers and their JSON error handlers
+(``countyos.web.errors``), ``/healthz``, the OpenAPI docs served from local files (no CDN), and
+the web portal (``countyos.web.pages.install_portal``). It must not hold pages or business rules.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from countyos import __version__
-from countyos.db.models import Dataset, DatasetVersion, Department, Township
 from countyos.hub import Hub
 from countyos.settings import Settings
 from countyos.web.api import audit, datasets, lab, organisation, users
 from countyos.web.errors import install_error_handlers
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+from countyos.web.pages import install_portal
 
 
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         version=__version__,
         description="县域数字底座 CountyOS — data hub, catalog and query API. "
         "Every call needs `Authorization: Bearer <token>`.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = hub
     install_error_handlers(app)
@@ -42,22 +45,14 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             session.execute(select(1))
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
-        with hub.db.session() as session:
-            counts = {
-                "datasets": session.scalar(select(func.count(Dataset.id))),
-                "departments": session.scalar(select(func.count(Department.id))),
-                "townships": session.scalar(select(func.count(Township.id))),
-                "rows": session.scalar(
-                    select(func.coalesce(func.sum(DatasetVersion.rows), 0))
-                    .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-                    .where(DatasetVersion.version == Dataset.current_version)
-                ),
-            }
-        return TEMPLATES.TemplateResponse(
-            request, "home.html",
-            {"county": hub.settings.county_name, "counts": counts, "version": __version__},
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="CountyOS API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
         )
 
+    install_portal(app, hub)
     return app
