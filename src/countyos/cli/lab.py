@@ -196,7 +196,7 @@ def run(project: str = typer.Option(..., "--project"), spec: Path = SPEC_OPT,
 
     with user_errors():
         bundle = load_bundle(spec)
-        workdir = Path.cwd() / ".countyos-run"
+        workdir = STATE.hub().settings.home / "lab" / "preflight" / project
         results = run_preflight(STATE.hub(), STATE.principal(), project=project, bundle=bundle,
                                 workdir=workdir)
         if as_json:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata database (one file per revision under versions/)."""
