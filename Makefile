@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ACRO_VENV := .venv-acro
 SCALE ?= 0.05
-APT_PACKAGES := bubblewrap python3-venv chromium fonts-noto-cjk nodejs npm
+APT_PACKAGES := bubblewrap python3-venv chromium fonts-noto-cjk
 
 .PHONY: demo test install comparators system-packages sandbox serve clean benchmarks
 
@@ -39,12 +39,15 @@ SANDBOX_VENV := .venv-sandbox
 sandbox: install system-packages
 	$(BIN)/python -m countyos.lab.sandbox.setup $(SANDBOX_VENV)
 
-# Debian packages the lab's sandbox needs; installed when running as root, else named.
+# Debian packages: bubblewrap + python3-venv (lab sandbox), chromium + CJK fonts (browser tests),
+# and node/npm for the front-end packages when no npm is on the PATH (a NodeSource node already
+# brings npm; Debian's npm package would conflict with it). Installed when root, else named.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
-	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; fi
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; fi
 
 demo: install system-packages sandbox
 	$(BIN)/countyos demo --scale $(SCALE)
