@@ -247,10 +247,29 @@ def bench_queries(scale: float, runs: int) -> list[dict]:
     return rows
 
 
+PART_PREFIXES = {"demo": "demo_generation_", "import": "import_csv_", "queries": "query_overhead_"}
+
+
+def _keep_other_rows(rows: list[dict], parts: set[str]) -> list[dict]:
+    """Rows of parts not rerun come from the last results file, in the usual order."""
+    path = HERE.parent / "results" / "foundation.json"
+    if parts == set(PART_PREFIXES) or not path.exists():
+        return rows
+    previous = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    merged = []
+    for part, prefix in PART_PREFIXES.items():
+        source = rows if part in parts else previous
+        merged += [r for r in source if r["case"].startswith(prefix)]
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
+    parser.add_argument("--only", choices=["demo", "import", "queries"], action="append",
+                        help="rerun only these parts; the other rows of the last full run are kept")
     args = parser.parse_args()
+    parts = set(args.only or ["demo", "import", "queries"])
     started = time.time()
     rows: list[dict] = []
     if args.quick:
@@ -258,10 +277,14 @@ def main() -> None:
         rows += bench_import(50_000_000, 1)
         rows += bench_queries(0.02, 3)
     else:
-        rows += bench_demo(0.1, 3, "0.1")
-        rows += bench_demo(1.0, 1, "1")
-        rows += bench_import(1_000_000_000, 2)
-        rows += bench_queries(1.0, 7)
+        if "demo" in parts:
+            rows += bench_demo(0.1, 3, "0.1")
+            rows += bench_demo(1.0, 1, "1")
+        if "import" in parts:
+            rows += bench_import(1_000_000_000, 2)
+        if "queries" in parts:
+            rows += bench_queries(1.0, 7)
+        rows = _keep_other_rows(rows, parts)
     command = "python benchmarks/foundation/run.py" + (" --quick" if args.quick else "")
     path = write_results("foundation", rows, command,
                          notes=f"Run took {time.time() - started:.0f} s.")

@@ -22,6 +22,7 @@ import sqlglot.expressions as exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
 from countyos.engine import sql as guard
+from countyos.engine.watchdog import WATCHDOG
 from countyos.engine.base import (
     Engine,
     ParsedQuery,
@@ -133,13 +134,11 @@ class DuckDBEngine(Engine):
                 if remaining <= 0:
                     timed_out.set()
                     raise duckdb.InterruptException("time limit reached during set-up")
-                watchdog = threading.Timer(remaining, _interrupt, args=(cursor, timed_out))
-                watchdog.daemon = True
-                watchdog.start()
+                alarm = WATCHDOG.schedule(remaining, lambda: _interrupt(cursor, timed_out))
                 try:
                     table, truncated = _fetch(cursor, sql, limits.max_rows)
                 finally:
-                    watchdog.cancel()
+                    WATCHDOG.cancel(alarm)
         except duckdb.Error as exc:
             raise _translate_error(exc, limits, timed_out.is_set()) from None
         return QueryResult(

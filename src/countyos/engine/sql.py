@@ -20,6 +20,7 @@ Must not know about users, grants or engines beyond the sqlglot dialect name.
 from __future__ import annotations
 
 import functools
+import threading
 
 import sqlglot
 import sqlglot.expressions as exp
@@ -80,7 +81,27 @@ _HARMLESS_STATEMENT_MODULE_CLASSES = frozenset({"Comprehension"})
 _STATEMENT_MODULES = ("sqlglot.expressions.ddl", "sqlglot.expressions.dml")
 
 
+# Accepted queries by their exact text: dashboards and indicators send the same SQL again and
+# again. A hit returns a copy of the accepted tree, so no caller can change what is cached;
+# refused SQL is never cached (it is parsed and refused again).
+_ACCEPTED: dict[str, ParsedQuery] = {}
+_ACCEPTED_LIMIT = 1024
+_ACCEPTED_LOCK = threading.Lock()
+
+
 def parse_read_only(sql: str) -> ParsedQuery:
+    """Parse user SQL and accept it only if it is one read-only query (see ``_parse``)."""
+    cached = _ACCEPTED.get(sql) if isinstance(sql, str) else None
+    if cached is None:
+        cached = _parse(sql)
+        with _ACCEPTED_LOCK:
+            if len(_ACCEPTED) >= _ACCEPTED_LIMIT:
+                _ACCEPTED.pop(next(iter(_ACCEPTED)))
+            _ACCEPTED[sql] = cached
+    return ParsedQuery(expression=cached.expression.copy(), tables=cached.tables, sql=cached.sql)
+
+
+def _parse(sql: str) -> ParsedQuery:
     """Parse user SQL and accept it only if it is one read-only query.
 
     Args:
