@@ -78,7 +78,7 @@ def test_steward_imports_a_file_with_a_type_override_and_classifies_it(
     assert "待确认" in row.inner_text()
     row.locator("select[name=level]").select_option("sensitive")
     row.locator("input[name=personal]").check()
-    row.locator("button[type=submit]").click()
+    row.locator("form.classify button[type=submit]").click()
     saved = page.locator("tr.saved:has(code:text-is('补贴金额'))")
     saved.wait_for()
     assert "已确认" in saved.inner_text()

@@ -296,8 +296,15 @@ def update_column(
         lower, upper = bounds
         if not lower < upper:
             raise InvalidInputError(f"bounds of {column!r} need lower < upper, not {lower}, {upper}")
+        if target.data_type.startswith(("int", "uint")) and not (
+                float(lower).is_integer() and float(upper).is_integer()):
+            raise InvalidInputError(f"{column!r} holds integers: its bounds must be integers")
         target.lower_bound, target.upper_bound = float(lower), float(upper)
     if public_domain is not None:
+        if (role or target.role) in ("identifier", "entity_key"):
+            raise InvalidInputError(
+                f"{column!r} is an {(role or target.role).replace('_', ' ')}: its values cannot be "
+                "declared as a public domain")
         if not public_domain or len(public_domain) > 10_000 or len(set(map(str, public_domain))) != len(public_domain):
             raise InvalidInputError(f"the public domain of {column!r} must list 1–10,000 distinct values")
         target.public_domain = list(public_domain)

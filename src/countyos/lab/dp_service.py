@@ -8,6 +8,7 @@ and the ledger are shown to both sides: the project's members and the dataset's 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,6 +111,7 @@ def set_budget(hub: Hub, actor: Principal, *, project: str, dataset: str, accoun
         ds = get_dataset(session, dataset)
         require(can_manage_dataset(actor, department_id=ds.department_id),
                 f"only stewards of {ds.department.code!r} may set budgets on {dataset!r}")
+        active_grant(session, found, dataset, modes=DP_MODES)   # a budget needs a dp grant
         slug = found.slug
     ledger = DatabaseBudgetLedger(hub.db)
     ledger.set_budget(slug, dataset, Budget(Accounting(accounting), epsilon, delta),
@@ -152,4 +154,4 @@ def plan(hub: Hub, actor: Principal, *, project: str, sql: str,
     result = plan_budget(sql, metadata=metadata, accounting=accounting,
                          targets={k: AccuracyTarget(**v) for k, v in targets.items()}, delta=delta)
     return {"accounting": result.accounting.value, "amount": str(result.amount),
-            "per_column": [c.to_dict() if hasattr(c, "to_dict") else str(c) for c in result.per_column]}
+            "per_column": [dataclasses.asdict(c) for c in result.per_column]}

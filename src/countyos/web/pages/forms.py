@@ -63,6 +63,7 @@ ERROR_HEADLINES = {
     "invalid_input": N_("Invalid input"),
     "import_failed": N_("The file cannot be imported"),
     "query_refused": N_("Query refused"),
+    "dp_budget_exhausted": N_("Privacy budget exhausted"),
     "too_large": N_("Too large"),
     "unauthenticated": N_("Please log in"),
     "forbidden": N_("Not allowed"),

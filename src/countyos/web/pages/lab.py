@@ -1,5 +1,6 @@
 """Lab pages for everyone in a project: scenarios, applying, a project's grants, twins and jobs,
-submitting a job and downloading released outputs.
+submitting a job and downloading released outputs. The differential-privacy section of the
+project page is built by ``lab_dp_view`` and its forms are handled by ``lab_dp``.
 
 Owns the HTML of the developer's side of the trusted lab. Every action calls the lab's service
 functions (``countyos.lab.projects``, ``grants``, ``jobs``, ``release``, ``twin_store``) or the
@@ -25,6 +26,7 @@ from countyos.lab.jobspec import NAME_RE, JobBundle
 from countyos.lab.public import grant_public, project_public, scenario_public, twin_public
 from countyos.web.api import lab as lab_api
 from countyos.web.pages.forms import FormErrors, verify_csrf
+from countyos.web.pages.lab_dp_view import dp_section
 from countyos.web.pages.portal import PortalUser, UserDep, get_portal, gettext_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -112,12 +114,14 @@ def _project_context(request: Request, user: PortalUser, slug: str) -> dict[str,
                                for j in jobs.list_jobs(session, user.principal, project=slug)]
     context["default_expiry"] = (date.today() + timedelta(days=GRANT_DAYS)).isoformat()
     context["modes"] = grants.MODES
+    context["dp"] = dp_section(hub, user.principal, slug)
     return context
 
 
-def _project_page(request: Request, user: PortalUser, slug: str, *, errors: FormErrors | None = None,
-                  values: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                  status: int = 200) -> Response:
+def render_project_page(request: Request, user: PortalUser, slug: str, *,
+                        errors: FormErrors | None = None, values: dict[str, Any] | None = None,
+                        extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """The project page; ``extra`` carries the state of a form shown again (e.g. the DP forms)."""
     context = {**_project_context(request, user, slug), "errors": errors or FormErrors(),
                "v": values or {}, **(extra or {})}
     return render(request, "lab_project.html", context, status=status, active="lab")
@@ -125,7 +129,7 @@ def _project_page(request: Request, user: PortalUser, slug: str, *, errors: Form
 
 @router.get("/lab/projects/{slug}")
 def project_page(request: Request, slug: str, user: UserDep) -> Response:
-    return _project_page(request, user, slug)
+    return render_project_page(request, user, slug)
 
 
 @router.get("/lab/projects/{slug}/grant-columns")
@@ -172,8 +176,8 @@ def request_grant(
             errors.service_error(error, field, _)
     values = {"dataset": dataset, "columns": columns, "purpose": purpose, "mode": mode,
               "expires": expires}
-    return _project_page(request, user, slug, errors=errors, values=values, status=400,
-                         extra={"open_form": "grant"})
+    return render_project_page(request, user, slug, errors=errors, values=values, status=400,
+                               extra={"open_form": "grant"})
 
 
 @router.get("/lab/projects/{slug}/twins/{dataset}/download")
@@ -216,8 +220,9 @@ def submit_job(request: Request, slug: str, user: UserDep,
             return RedirectResponse(f"/lab/jobs/{job.id}", status_code=303)
         except CountyOSError as error:
             errors.service_error(error, "sql", _)
-    return _project_page(request, user, slug, errors=errors, values={"name": name, "sql": sql},
-                         status=400, extra={"open_form": "job"})
+    return render_project_page(request, user, slug, errors=errors,
+                               values={"name": name, "sql": sql}, status=400,
+                               extra={"open_form": "job"})
 
 
 @router.get("/lab/jobs/{job_id}")

@@ -11,7 +11,17 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
-from countyos.web.pages import admin, auth_pages, catalog, home, imports, lab, lab_review, showcase
+from countyos.web.pages import (
+    admin,
+    auth_pages,
+    catalog,
+    home,
+    imports,
+    lab,
+    lab_dp,
+    lab_review,
+    showcase,
+)
 from countyos.web.pages.i18n import N_
 from countyos.web.pages.registry import NavEntry, PortalModule, PortalRegistry
 
@@ -28,7 +38,7 @@ CORE_MODULES: tuple[PortalModule, ...] = (
         NavEntry("catalog", N_("Data catalog"), "/catalog", order=10),
         NavEntry("import", N_("Import data"), "/catalog/import", roles=STEWARDS, order=20),
     )),
-    PortalModule("lab", routers=(lab_review.router, lab.router), nav=(
+    PortalModule("lab", routers=(lab_review.router, lab.router, lab_dp.router), nav=(
         NavEntry("lab", N_("Lab"), "/lab", order=30),
         NavEntry("grants", N_("Grant requests"), "/lab/grants", roles=STEWARDS, order=40),
         NavEntry("review", N_("Output review"), "/lab/review", roles=STEWARDS, order=50),
