@@ -11,9 +11,7 @@ to the audit chain in the same transaction.
 from __future__ import annotations
 
 import pickle
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -30,6 +28,7 @@ from countyos.lab.dp import (
     BudgetStatus,
     ChargeRequest,
     DPAnswer,
+    InMemoryAnswerCache,
     LedgerEntry,
     Spend,
     check_charge,
@@ -164,11 +163,12 @@ class DatabaseBudgetLedger:
                                 at=r.at) for r in rows]
 
 
+# One lock per query key within this process (the per-key locking of the in-memory store).
+_KEY_LOCKS = InMemoryAnswerCache()
+
+
 class DatabaseAnswerCache:
     """Answers already paid for, in the metadata DB; a repeat returns them without a charge."""
-
-    _locks: dict[str, threading.Lock] = {}
-    _guard = threading.Lock()
 
     def __init__(self, db: Database, *, project: str) -> None:
         self._db = db
@@ -188,9 +188,5 @@ class DatabaseAnswerCache:
         except IntegrityError:
             pass  # the first answer stored for a key wins
 
-    @contextmanager
-    def reserve(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
+    def reserve(self, key: str) -> AbstractContextManager[None]:
+        return _KEY_LOCKS.reserve(key)
