@@ -135,14 +135,20 @@ def sandbox_venv(hub: Hub) -> Path:
     return beside_source if beside_source.exists() else hub.settings.home / "sandbox-venv"
 
 
-def _real_entities(ctx: JobContext, inputs: dict[str, Path], column: str) -> set[str]:
-    values: set[str] = set()
-    for path in inputs.values():
-        schema = pq.read_schema(path)
-        if column in schema.names:
-            table = pq.read_table(path, columns=[column])
-            values.update(pc.cast(table[column], pa.string()).to_pylist())
-    return values
+def _real_entities(inputs: dict[str, Path], column: str) -> pa.Array:
+    """The distinct values of ``column`` across the job's real inputs, as text."""
+    parts = [pc.cast(pq.read_table(path, columns=[column])[column], pa.string()).combine_chunks()
+             for path in inputs.values() if column in pq.read_schema(path).names]
+    return pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.string())
+
+
+def _all_real(claimed: list[pa.Array], real: pa.Array) -> bool:
+    """Whether every unit the job published exists in its granted input (no invented units)."""
+    if not claimed:
+        return True
+    units = pc.unique(pc.cast(pa.concat_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray)
+                                                 else a for a in claimed]), pa.string()))
+    return bool(pc.all(pc.is_in(units, value_set=real)).as_py() is not False)
 
 
 def _check_published(ctx: JobContext, output, inputs: dict[str, Path], released) -> QuarantinedOutput:  # type: ignore[no-untyped-def]
@@ -163,13 +169,12 @@ def _check_published(ctx: JobContext, output, inputs: dict[str, Path], released)
                                  {"rows": len(facts["params"])}, clean=bool(check.passed))
     published = load_published_table(output)
     entity = output.metadata["entity"]
-    real = _real_entities(ctx, inputs, entity)
+    real = _real_entities(inputs, entity)
     reports, pending = {}, InMemoryReleasedCellStore()
     masked = published.table
     for column in published.output_columns:
         keys = published.entity_keys(column)
-        claimed = set().union(*(set(map(str, a.to_pylist())) for a in keys.values())) if keys else set()
-        if not claimed <= real:
+        if not _all_real(list(keys.values()), real):
             raise PermissionDeniedError("the job published entities that are not in its granted data")
         table = published.output_table(column)
         sets = {key: entity_hashes(arr, ctx.secret) for key, arr in keys.items()}
