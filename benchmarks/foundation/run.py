@@ -79,7 +79,10 @@ def child(code: str) -> dict:
                           cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    for line in reversed(done.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"benchmark child printed no result:\n{done.stdout[-2000:]}")
 
 
 def bench_demo(scale: float, runs: int, label: str) -> list[dict]:
