@@ -31,15 +31,47 @@ class JobContext:
     secret: bytes = b""
 
 
-def table_policy(columns: list[Column], granted: list[str]) -> TablePolicy:
-    """The planner's view of a granted table: its roles, and the unit it protects."""
+# Share of rows the profile's distinct count of the entity key must reach to claim a register.
+# The count is a HyperLogLog estimate (off by up to ~6 % at 1M rows), so this is a claim, never a
+# proof: the checked-SQL runner verifies it on every run and falls back to the exact plan when a
+# cell lists a unit twice.
+REGISTER_DISTINCT_SHARE = 0.9
+
+
+def table_policy(columns: list[Column], granted: list[str],
+                 profile: dict[str, Any] | None = None) -> TablePolicy:
+    """The planner's view of a granted table: its roles, and the unit it protects.
+
+    Args:
+        columns: the dataset's classified columns.
+        granted: the columns the grant lets the job read.
+        profile: the version's quality profile (``DatasetVersion.profile``); when it says the
+            entity key has no nulls and about one distinct value per row, the table is claimed
+            to be a register (``entity_key_unique``), which lets checked SQL skip the per-unit
+            grouping (verified on every run, see ``countyos.lab.checked_sql.runner``).
+    """
     visible = [c for c in columns if c.name in granted]
     roles = {c.name: c.role for c in visible}
     keys = [c.name for c in visible if c.role == "entity_key"]
     entity = next((k for k in keys if key_domain_of(visible, k) == "person"), None) or (
         keys[0] if keys else "")
     return TablePolicy(entity_key=entity, roles=roles,
-                       key_domain=key_domain_of(visible, entity) if entity else None)
+                       key_domain=key_domain_of(visible, entity) if entity else None,
+                       entity_key_unique=bool(entity) and looks_like_register(profile, entity))
+
+
+def looks_like_register(profile: dict[str, Any] | None, key: str) -> bool:
+    """Whether a version profile suggests one row per value of ``key`` (no nulls, ~all distinct)."""
+    if not isinstance(profile, dict):
+        return False
+    rows = profile.get("rows")
+    stats = (profile.get("columns") or {}).get(key)
+    if not isinstance(rows, int) or rows <= 0 or not isinstance(stats, dict):
+        return False
+    nulls, distinct = stats.get("nulls"), stats.get("distinct")
+    if not isinstance(nulls, int) or not isinstance(distinct, (int, float)) or nulls:
+        return False
+    return distinct >= REGISTER_DISTINCT_SHARE * rows
 
 
 def key_domain_of(columns: list[Column], name: str) -> str | None:

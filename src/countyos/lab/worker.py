@@ -84,7 +84,8 @@ def _context(hub: Hub, job: Job, bundle: JobBundle) -> JobContext:
             files = hub.lake.data_files(dataset.lake_table, version.snapshot_id)
             columns = tuple(c.name for c in dataset.columns if c.name in grant.columns)
             sources[name] = TableSource(name, tuple(files), columns)
-            policies[name] = table_policy(list(dataset.columns), list(grant.columns))
+            policies[name] = table_policy(list(dataset.columns), list(grant.columns),
+                                          profile=version.profile)
             versions[name] = version.version
         rules, auto_release = rules_of(session_grants)
         project_id, slug = job.project_id, job.project.slug

@@ -154,7 +154,8 @@ class CheckedResult:
         output_tables: the checked cells of every aggregate column (for ``record``).
         entity_sets: entity set per cell key of every aggregate column, kept inside the
             domain; ``None`` when the run did not compute them.
-        sql_rewritten: the SQL the engine ran.
+        sql_rewritten: the SQL the engine ran, with the entity hash key replaced by a placeholder
+            (the key is as secret as the installation's hashing key).
         hidden_cells: how many cells were left out for rare group values (for the steward: it
             tells how many rare values there are).
         per_entity: whether rows were added up per unit (``False``: registers fast path).

@@ -6,10 +6,11 @@ Shape (names prefixed ``__countyos_``)::
     WITH <developer's row views, each with a hidden unit column>,
     rows  AS (SELECT key_i AS k_i, TRUE AS p_i, <unit> AS e, arg_j AS x_j, filter_j AS f_j
               FROM <developer's FROM / joins> WHERE <developer's WHERE>),
-    pairs AS (SELECT k…, p…, e, <per-unit partial of each aggregate>
+    pairs AS (SELECT k…, p…, e, hash(e) AS h, <per-unit partial of each aggregate>
               FROM rows GROUP BY GROUPING SETS ((k…, p…, e), …))
     SELECT k…, p…, COUNT(*) AS units, <per cell: value, n units, sum |unit total|,
-           top-K |unit totals|, list of contributing units> FROM pairs GROUP BY k…, p…
+           top-K |unit totals|, LIST(h) of the contributing units per family> FROM pairs
+    GROUP BY k…, p…
 
 so every statistic the checks need is computed inside DuckDB: a unit's contribution to a cell is
 the total of its rows there, and dominance uses absolute unit totals (a large negative total
@@ -17,7 +18,14 @@ dominates like a large positive one). For SUM / AVG cells a unit counts as contr
 when its total is non-zero (``SUM(CASE WHEN … THEN x ELSE 0 END)`` cannot hide a small group
 among zeros). ``p_i`` marks whether key ``i`` is grouped (NULL in margins), so a margin is never
 confused with a NULL group value. When every table read is a register (one row per unit) the
-``pairs`` step is skipped: rows are already unit totals.
+``pairs`` step is skipped: rows are already unit totals, ``h`` is computed per row, and one list
+holds every row's unit so the reader can prove no unit occurs twice in a cell.
+
+Entity sets: ``h`` is the keyed entity hash of ``countyos.lab.disclosure.entity_sets``
+(:func:`~countyos.lab.disclosure.entity_sets.keyed_hash_sql`), computed once per unit and cell
+after the per-unit grouping, so DuckDB returns one ``LIST(UBIGINT)`` per family and cell and no
+unit key leaves the query. The SQL text embeds the key block of that hash: it is as secret as the
+installation's hashing key, and :func:`redact_hash_key` gives the text that may be shown.
 
 This module must not run queries or decide anything about disclosure.
 """
@@ -28,18 +36,35 @@ from dataclasses import dataclass
 
 import sqlglot.expressions as exp
 
+from countyos.errors import InternalError
 from countyos.lab.checked_sql.plan import AggregateSpec, CheckedPlan
+from countyos.lab.disclosure.entity_sets import keyed_hash_sql
 
 P = "__countyos_"
-ROWS, PAIRS, ENTITY = f"{P}rows", f"{P}pairs", f"{P}e"
+ROWS, PAIRS, ENTITY, HASH = f"{P}rows", f"{P}pairs", f"{P}e", f"{P}h"
+HASHED = f"{P}hashed"
 UNITS, NULL_UNITS = f"{P}units", f"{P}null_units"
-UNIT_LIST = f"{P}unit_list"
-ENTITY_FIELD = "e"
+#: Prefix of the list-of-hashes columns (:func:`set_column`, :data:`ALL_UNITS`).
+SET_PREFIX = f"{P}set"
+#: The list of every row's unit hash per cell (registers fast path, when no family lists all).
+ALL_UNITS = f"{SET_PREFIX}_all"
+#: What :func:`redact_hash_key` puts in place of the hash key block.
+KEY_PLACEHOLDER = "<entity-hash-key>"
 
 
 def key_column(position: int) -> str:
     """Name of key ``position`` in the statistics result."""
     return f"{P}k{position}"
+
+
+def set_column(family: int) -> str:
+    """Name of the list of contributing unit hashes of family ``family``."""
+    return f"{SET_PREFIX}{family}"
+
+
+def redact_hash_key(sql: str, key_block: str) -> str:
+    """The statistics SQL with the hash key block replaced by :data:`KEY_PLACEHOLDER`."""
+    return sql.replace(key_block, KEY_PLACEHOLDER) if key_block else sql
 
 
 def marker_column(position: int) -> str:
@@ -60,7 +85,7 @@ class StatisticColumns:
     units: str
     abs_total: str | None
     top: str | None
-    entities: str  # the family's flag field in the entries of :data:`UNIT_LIST`
+    entities: str  # the family's list of contributing unit hashes (one per cell)
 
 
 @dataclass(frozen=True)
@@ -87,7 +112,7 @@ class Layout:
             units=f"{P}n{family.number}",
             abs_total=f"{P}abs{family.number}" if magnitude else None,
             top=f"{P}top{family.number}" if magnitude else None,
-            entities=f"f{family.number}",
+            entities=set_column(family.number),
         )
 
 
@@ -123,8 +148,15 @@ def _filtered(call: str, condition: str | None) -> str:
     return f"{call} FILTER (WHERE {condition})" if condition else call
 
 
-def _guard(sql: str, guard_errors: bool) -> str:
-    return f"TRY({sql})" if guard_errors else sql
+def _guard(sql: str, guard_errors: bool, safe: frozenset[str] = frozenset()) -> str:
+    return f"TRY({sql})" if guard_errors and sql not in safe else sql
+
+
+def _cannot_fail(expression: exp.Expression) -> bool:
+    """A bare column or constant: evaluating it cannot raise, so TRY(…) would only cost time."""
+    while isinstance(expression, exp.Paren):
+        expression = expression.this
+    return isinstance(expression, (exp.Column, exp.Literal, exp.Boolean, exp.Null))
 
 
 def _guard_selects(tree: exp.Expression) -> exp.Expression:
@@ -140,17 +172,24 @@ def _guard_selects(tree: exp.Expression) -> exp.Expression:
 
 
 def _rows_cte(plan: CheckedPlan, names: Layout, guard_errors: bool) -> str:
+    expressions = [key.expression for key in plan.keys] + [
+        part
+        for spec in plan.aggregates
+        for part in (spec.argument, spec.condition)
+        if part is not None
+    ]
+    safe = frozenset(_sql(part) for part in expressions if _cannot_fail(part))
     items = []
     for key in plan.keys:
-        key_sql = _guard(_sql(key.expression), guard_errors)
+        key_sql = _guard(_sql(key.expression), guard_errors, safe)
         items.append(f"{key_sql} AS {_q(key_column(key.position))}")
         if plan.has_margins:
             items.append(f"TRUE AS {_q(marker_column(key.position))}")
     items.append(f"{_sql(plan.entity)} AS {_q(ENTITY)}")
     for sql, column in names.arguments.items():
-        items.append(f"{_guard(sql, guard_errors)} AS {_q(column)}")
+        items.append(f"{_guard(sql, guard_errors, safe)} AS {_q(column)}")
     for sql, column in names.conditions.items():
-        items.append(f"{_guard(sql, guard_errors)} AS {_q(column)}")
+        items.append(f"{_guard(sql, guard_errors, safe)} AS {_q(column)}")
     rows = plan.rows.copy()
     if guard_errors:
         _guard_selects(rows)
@@ -248,22 +287,38 @@ def _value(spec: AggregateSpec, family: _Family, per_entity: bool) -> str:
     return _filtered(f"{'SUM' if spec.kind == 'sum' else 'AVG'}({x})", f)
 
 
-def _unit_list(families: list[_Family], per_entity: bool) -> str:
-    """One list per cell of {e: unit, f<n>: whether it contributes to family n}."""
-    fields = [f"'{ENTITY_FIELD}': {_q(ENTITY)}"]
+def _set_lists(families: list[_Family], per_entity: bool) -> list[str]:
+    """Per family, the list of its contributing units' hashes; on the registers fast path also
+    a list of every row's unit unless some family already lists every row."""
+    items = []
     conditions = []
     for family in families:
         condition = _contributes(family, per_entity)
         conditions.append(condition)
-        fields.append(f"'f{family.number}': {f'({condition})' if condition else 'TRUE'}")
-    call = f"LIST({{{', '.join(fields)}}})"
-    if any(condition is None for condition in conditions):
-        return call
-    return _filtered(call, " OR ".join(f"({condition})" for condition in conditions))
+        hashes = _filtered(f"LIST({_q(HASH)})", condition)
+        items.append(f"{hashes} AS {_q(set_column(family.number))}")
+    if not per_entity and all(condition is not None for condition in conditions):
+        items.append(f"LIST({_q(HASH)}) AS {_q(ALL_UNITS)}")
+    return items
+
+
+def verification_column(plan: CheckedPlan) -> str:
+    """The set column listing every row's unit on the registers fast path."""
+    names = layout(plan)
+    for family in sorted(set(names.families.values()), key=lambda family: family.number):
+        if _contributes(family, per_entity=False) is None:
+            return set_column(family.number)
+    return ALL_UNITS
 
 
 def build_statistics_sql(
-    plan: CheckedPlan, *, per_entity: bool, entity_sets: bool, top: int, guard_errors: bool
+    plan: CheckedPlan,
+    *,
+    per_entity: bool,
+    entity_sets: bool,
+    top: int,
+    guard_errors: bool,
+    hash_key: str | None = None,
 ) -> str:
     """The SQL computing every cell's statistics (and, when asked, its contributing units).
 
@@ -271,17 +326,23 @@ def build_statistics_sql(
         plan: the checked plan.
         per_entity: add up rows per unit first (always correct); ``False`` only when every row
             is a different unit (registers).
-        entity_sets: also return, per cell, the list of units with a flag per family telling
-            whether the unit contributes to it (:data:`UNIT_LIST`).
+        entity_sets: also return, per family and cell, the keyed hashes of the contributing units
+            (:func:`set_column`; on the registers fast path also :data:`ALL_UNITS` when needed,
+            see :func:`verification_column`).
         top: how many of the largest absolute unit totals to return per cell.
         guard_errors: wrap every row expression of the developer (keys, aggregate arguments,
             filters, WHERE, computed view columns) in ``TRY(…)``, so that no value in the data
             can make the query fail (a failure would tell the developer something about it).
+            Bare columns and constants cannot fail and are left unwrapped (TRY costs time).
+        hash_key: the entity hash key block (``entity_hash_key(secret)``); required with
+            ``entity_sets``.
 
     Returns:
         One DuckDB query; result columns are named by :func:`key_column`,
         :func:`marker_column`, :data:`UNITS`, :data:`NULL_UNITS` and ``layout(plan).columns``.
     """
+    if entity_sets and not hash_key:
+        raise InternalError("entity sets need the entity hash key block")
     names = layout(plan)
     families = sorted(set(names.families.values()), key=lambda family: family.number)
     ctes = [
@@ -290,9 +351,15 @@ def build_statistics_sql(
     ]
     ctes.append(f"{_q(ROWS)} AS ({_rows_cte(plan, names, guard_errors)})")
     source = ROWS
+    if entity_sets and not per_entity:  # registers: one hash per row
+        hashed = keyed_hash_sql(_q(ENTITY), str(hash_key))
+        ctes.append(f"{_q(HASHED)} AS (SELECT *, {hashed} AS {_q(HASH)} FROM {_q(ROWS)})")
+        source = HASHED
     if per_entity:
         partials = [item for family in families for item in _partials(family)]
         pair_items = [*_cell_columns(plan), _q(ENTITY), *partials]
+        if entity_sets:
+            pair_items.append(f"{keyed_hash_sql(_q(ENTITY), str(hash_key))} AS {_q(HASH)}")
         ctes.append(
             f"{_q(PAIRS)} AS (SELECT {', '.join(pair_items)} FROM {_q(ROWS)}"
             f"{_group_clause(plan, with_entity=True)})"
@@ -304,7 +371,7 @@ def build_statistics_sql(
     for family in families:
         items.extend(_family_statistics(family, per_entity, top))
     if entity_sets:
-        items.append(f"{_unit_list(families, per_entity)} AS {_q(UNIT_LIST)}")
+        items.extend(_set_lists(families, per_entity))
     for spec in plan.aggregates:
         value = _value(spec, names.families[spec.index], per_entity)
         items.append(f"{value} AS {_q(names.columns(spec).value)}")

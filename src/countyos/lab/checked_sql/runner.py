@@ -9,35 +9,50 @@ totals, differencing against the project's released cells, complementary suppres
 cells jointly across columns, and build the developer's table.
 
 Entity sets (for differencing and for recording a release) are computed when asked for or when
-the project already has released cells; they are keyed hashes made exactly like
-``countyos.lab.disclosure.entity_hashes``. For registers (``entity_key_unique``) the per-unit
-grouping is skipped; when entity sets are computed a cell listing a unit twice proves the claim
-wrong and the run is redone with the exact plan. This module must not release anything: the
-caller releases what the reports allow and then calls ``CheckedResult.record``.
+the project already has released cells; DuckDB computes them inside the query as keyed hashes made
+exactly like ``countyos.lab.disclosure.entity_hashes``. For registers (``entity_key_unique``) the
+per-unit grouping is skipped and every row's unit is listed, so the claim is always verified: a
+cell listing a unit twice proves it wrong and the run is redone with the exact plan.
+
+The statistics SQL embeds the key block of the entity hash. It is never shown: the result's
+``sql_rewritten`` carries a placeholder, and an engine error whose text quotes the SQL has the key
+removed before it is raised. This module must not release anything: the caller releases what the
+reports allow and then calls ``CheckedResult.record``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
 
-from countyos.engine import Engine, QueryLimits, TableSource, parse_read_only
+from countyos.engine import Engine, ParsedQuery, QueryLimits, TableSource, parse_read_only
 from countyos.engine import functions as engine_functions
-from countyos.errors import InvalidInputError, TooLargeError
+from countyos.errors import CountyOSError, InvalidInputError, TooLargeError
 from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
 from countyos.lab.checked_sql.entity_sets import cell_entity_sets
 from countyos.lab.checked_sql.plan import CheckedPlan
 from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
-from countyos.lab.checked_sql.rewrite import UNIT_LIST, build_statistics_sql, layout
+from countyos.lab.checked_sql.rewrite import (
+    KEY_PLACEHOLDER,
+    NULL_UNITS,
+    SET_PREFIX,
+    build_statistics_sql,
+    layout,
+    redact_hash_key,
+    verification_column,
+)
 from countyos.lab.disclosure import (
     DisclosureReport,
     DisclosureRules,
     ReleasedCellStore,
     check_table,
-    keyed_hashes,
 )
+from countyos.lab.disclosure.entity_sets import entity_hash_key
+
+_Sets = tuple[dict[str, list[np.ndarray]], bool]
 
 
 def run_checked_query(
@@ -67,7 +82,8 @@ def run_checked_query(
         rules: the risk appetite; default ACRO's defaults.
         released: the project's released cells; when it holds any, every cell that passes its
             primary checks is compared with them (differencing).
-        entity_sets: compute entity sets (needed to record the release afterwards).
+        entity_sets: compute entity sets (needed to record the release afterwards). On the
+            registers fast path the units are listed anyway, to verify the uniqueness claim.
         explain: put reason codes in the status columns (pre-flight on twins only).
 
     Returns:
@@ -82,25 +98,30 @@ def run_checked_query(
         raise InvalidInputError("run_checked_query needs a plan from plan_checked_query")
     if not isinstance(table_id, str) or not table_id.strip():
         raise InvalidInputError("table_id must be a non-empty name of this output")
-    keyed_hashes(pa.array([], type=pa.int64()), secret)  # validates the secret up front
+    hash_key = entity_hash_key(secret)  # validates the secret up front
     rules = rules or DisclosureRules()
     limits = limits or getattr(engine, "default_limits", None) or QueryLimits()
     differencing = released is not None and len(released) > 0
-    need_sets = bool(entity_sets) or differencing
     per_entity = not plan.unique_entities
+    need_sets = bool(entity_sets) or differencing
     names = layout(plan)
     sql, statistics, sets = _statistics(
-        plan, engine, sources, limits, rules, secret, per_entity, need_sets
+        plan, engine, sources, limits, rules, hash_key, per_entity, need_sets or not per_entity
     )
     if sets is not None and sets[1] and not per_entity:
         per_entity = True  # a register listed a unit twice: redo with the exact plan
         sql, statistics, sets = _statistics(
-            plan, engine, sources, limits, rules, secret, per_entity, need_sets
+            plan, engine, sources, limits, rules, hash_key, per_entity, need_sets
         )
+    if not need_sets:
+        sets = None
     cells = complete_cells(
         plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
     )
-    list_columns = [name for name in statistics.column_names if name == UNIT_LIST]
+    list_columns = [
+        name for name, kind in zip(statistics.column_names, statistics.schema.types, strict=True)
+        if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
+    ]
     columns = statistics.drop_columns(list_columns).to_pydict()
     top = rules.contributions_needed
     tables = {}
@@ -141,7 +162,7 @@ def run_checked_query(
         reports=reports,
         output_tables=tables,
         entity_sets=cell_sets,
-        sql_rewritten=sql,
+        sql_rewritten=redact_hash_key(sql, hash_key),
         hidden_cells=len(hidden),
         per_entity=per_entity,
         explain=explain,
@@ -155,18 +176,22 @@ def _statistics(
     sources: Mapping[str, TableSource],
     limits: QueryLimits,
     rules: DisclosureRules,
-    secret: bytes,
+    hash_key: str,
     per_entity: bool,
     need_sets: bool,
-) -> tuple[str, pa.Table, tuple[dict[str, list[np.ndarray]], bool] | None]:
+) -> tuple[str, pa.Table, _Sets | None]:
     sql = build_statistics_sql(
         plan,
         per_entity=per_entity,
         entity_sets=need_sets,
         top=rules.contributions_needed,
         guard_errors=engine_allows_try(),
+        hash_key=hash_key if need_sets else None,
     )
-    result = engine.execute(parse_read_only(sql), sources, limits=limits)
+    try:
+        result = engine.execute(_parsed(sql), sources, limits=limits)
+    except CountyOSError as error:
+        raise _without_key(error, hash_key) from None
     if result.truncated:
         raise TooLargeError(
             f"the query has more than {limits.max_rows} cells; group by fewer or coarser keys",
@@ -175,10 +200,45 @@ def _statistics(
     statistics = result.table
     if not need_sets:
         return sql, statistics, None
+    if statistics.num_rows and any(statistics.column(NULL_UNITS).to_pylist()):
+        read_cells(plan, statistics)  # raises the error about NULL entity keys
     names = layout(plan)
     flags = sorted({names.columns(spec).entities for spec in plan.aggregates})
-    per_flag, duplicated = cell_entity_sets(statistics.column(UNIT_LIST), flags, secret)
+    per_flag: dict[str, list[np.ndarray]] = {}
+    duplicated = False
+    for flag in flags:
+        per_flag[flag], repeated = cell_entity_sets(statistics.column(flag))
+        duplicated = duplicated or repeated
+    if not per_entity and not duplicated:
+        verify = verification_column(plan)
+        if verify not in per_flag:
+            duplicated = cell_entity_sets(statistics.column(verify))[1]
     return sql, statistics, (per_flag, duplicated)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(sql: str) -> ParsedQuery:
+    """The engine's guarded parse of a statistics query (the same plans are run again and again;
+    a parsed query is immutable: engines copy its tree before changing it)."""
+    return parse_read_only(sql)
+
+
+def _without_key(error: CountyOSError, hash_key: str) -> CountyOSError:
+    """The engine's error with the hash key block removed from its message and details."""
+
+    def scrub(value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(hash_key, KEY_PLACEHOLDER)
+        if isinstance(value, dict):
+            return {scrub(key): scrub(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(scrub(item) for item in value)
+        return value
+
+    error.message = str(scrub(error.message))
+    error.args = tuple(scrub(argument) for argument in error.args)
+    error.details = dict(scrub(error.details))  # type: ignore[arg-type]
+    return error
 
 
 def engine_allows_try() -> bool:

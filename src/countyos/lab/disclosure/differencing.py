@@ -5,8 +5,11 @@ the project. "The same query with one person more" releases two results whose di
 person's value; so a cell whose set differs from a released one by 1 to ``threshold - 1`` units
 (symmetric difference) is flagged. An identical set (difference 0) is not a difference attack: it
 is the same group. Since the symmetric difference is at least the difference of the set sizes,
-only released sets whose size is within ``threshold - 1`` of the new one are compared, which keeps
-thousands of released cells fast. This module must not hash keys or persist sets.
+only released sets whose size is within ``threshold - 1`` of the new one are compared; a store
+that can also rule out far sets by a sketch (``near``, as the in-memory store does with bucket
+counts, another lower bound of the difference) is asked through it, which keeps tens of thousands
+of released cells fast. Both bounds are exact lower bounds: no close set is ever skipped. This
+module must not hash keys or persist sets.
 """
 
 from __future__ import annotations
@@ -53,7 +56,12 @@ def find_differencing(
     if size == 0 or threshold <= 1:
         return hits
     reach = threshold - 1
-    for cell_id, released in store.with_size_between(max(0, size - reach), size + reach):
+    near = getattr(store, "near", None)
+    if callable(near):
+        candidates = near(entities, reach)
+    else:
+        candidates = store.with_size_between(max(0, size - reach), size + reach)
+    for cell_id, released in candidates:
         difference = symmetric_difference_size(entities, released)
         if 0 < difference < threshold:
             hits.append(DifferencingHit(cell_id, difference))

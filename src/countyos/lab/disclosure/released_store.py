@@ -2,9 +2,13 @@
 
 Owns :class:`ReleasedCellStore` (what the differencing check needs from storage: add a set, list
 the sets whose size lies in a range) and :class:`InMemoryReleasedCellStore`, which keeps sets
-ordered by size so a lookup touches only sets that could be close, and (de)serialises to a
-checksummed byte string. Persisting those bytes (per project, in the domain) is the caller's job.
-This module must not hash entity keys or decide what is disclosive.
+ordered by size with a 64-bucket sketch of each, so that a lookup (``near``) slices the size
+window and drops, in one vectorised step, every set whose sketch proves it too far to compare;
+it (de)serialises to a checksummed byte string. Persisting those bytes (per project, in the
+domain) is the caller's job. The byte format names the entity hash scheme: bytes of format 1 hold
+sets of the former keyed BLAKE2b-64 scheme, which cannot be compared with current sets, and are
+refused rather than read (a silent mix would make differencing miss every pair). This module must
+not hash entity keys or decide what is disclosive.
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from countyos.errors import ConflictError, InvalidInputError
-from countyos.lab.disclosure.entity_sets import HASH_DTYPE, validate_entity_set
+from countyos.lab.disclosure.entity_sets import (
+    HASH_DTYPE,
+    SKETCH_BUCKETS,
+    bucket_counts,
+    validate_entity_set,
+)
 
-_MAGIC = b"COSRCS\x00\x01"  # CountyOS released-cell store, format 1
+# CountyOS released-cell store, format 2: sets hashed with entity_sets.HASH_SCHEME
+_MAGIC = b"COSRCS\x00\x02"
+_FORMAT_1 = b"COSRCS\x00\x01"  # sets hashed with keyed BLAKE2b-64 (not comparable)
 _DIGEST_BYTES = 32
 
 
@@ -48,7 +59,9 @@ class InMemoryReleasedCellStore:
         self._sizes: list[int] = []
         self._ids: list[str] = []
         self._sets: list[np.ndarray] = []
+        self._sketches: list[np.ndarray] = []
         self._known: set[str] = set()
+        self._matrix: np.ndarray | None = None  # the sketches stacked, rebuilt after an add
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -75,7 +88,9 @@ class InMemoryReleasedCellStore:
         self._sizes.insert(position, int(entities.size))
         self._ids.insert(position, cell_id)
         self._sets.insert(position, entities)
+        self._sketches.insert(position, bucket_counts(entities))
         self._known.add(cell_id)
+        self._matrix = None
 
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
         """Released cells with ``low <= size <= high`` (a binary search, then a slice)."""
@@ -83,6 +98,32 @@ class InMemoryReleasedCellStore:
         stop = bisect.bisect_right(self._sizes, high)
         for position in range(start, stop):
             yield self._ids[position], self._sets[position]
+
+    def near(self, entities: np.ndarray, reach: int) -> Iterator[tuple[str, np.ndarray]]:
+        """Released cells that may lie within ``reach`` units of ``entities``.
+
+        Yields, in store order, the cells whose size is within ``reach`` of the set's and whose
+        bucket sketch is too (a lower bound of the distance, see ``bucket_counts``): every cell
+        at most ``reach`` units away is among them; most cells further away are not.
+
+        Args:
+            entities: a valid entity set.
+            reach: the largest symmetric difference of interest.
+        """
+        size = int(entities.size)
+        start = bisect.bisect_left(self._sizes, size - reach)
+        stop = bisect.bisect_right(self._sizes, size + reach)
+        if start >= stop:
+            return
+        if self._matrix is None:
+            self._matrix = (
+                np.stack(self._sketches)
+                if self._sketches
+                else np.empty((0, SKETCH_BUCKETS), dtype=np.int32)
+            )
+        distances = np.abs(self._matrix[start:stop] - bucket_counts(entities)).sum(axis=1)
+        for offset in np.flatnonzero(distances <= reach).tolist():
+            yield self._ids[start + offset], self._sets[start + offset]
 
     def to_bytes(self) -> bytes:
         """Serialise the store (ids, sets) with a BLAKE2b checksum against corruption."""
@@ -106,6 +147,11 @@ class InMemoryReleasedCellStore:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidInputError("a released-cell store is read from bytes")
         data = bytes(data)
+        if data.startswith(_FORMAT_1):
+            raise InvalidInputError(
+                "this released-cell store was written with the former entity hash scheme "
+                "(keyed BLAKE2b); its sets cannot be compared with current ones: re-run the job"
+            )
         if len(data) < len(_MAGIC) + 8 + _DIGEST_BYTES or not data.startswith(_MAGIC):
             raise InvalidInputError("not a CountyOS released-cell store (bad header)")
         body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]

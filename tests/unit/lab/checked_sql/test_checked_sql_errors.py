@@ -14,6 +14,7 @@ from countyos.errors import InvalidInputError, QueryRefusedError
 from countyos.lab.checked_sql import plan_checked_query, run_checked_query
 from countyos.lab.checked_sql.rewrite import build_statistics_sql
 from countyos.lab.checked_sql.runner import engine_allows_try
+from countyos.lab.disclosure.entity_sets import entity_hash_key
 
 SECRET = b"checked-sql-test-secret-0123456789"
 # fails in plain SQL as soon as one selected person is 36 or older (INT32 overflow)
@@ -98,12 +99,14 @@ def test_guarded_rewrite_cannot_fail_on_data(lab, policies) -> None:
     plan = plan_checked_query(OVERFLOW, policies=policies)
     connection = plain_duckdb(lab)
     unguarded = build_statistics_sql(
-        plan, per_entity=True, entity_sets=True, top=2, guard_errors=False
+        plan, per_entity=True, entity_sets=True, top=2, guard_errors=False,
+        hash_key=entity_hash_key(SECRET),
     )
     with pytest.raises(duckdb.OutOfRangeException):
         connection.sql(unguarded).fetchall()
     guarded = build_statistics_sql(
-        plan, per_entity=True, entity_sets=True, top=2, guard_errors=True
+        plan, per_entity=True, entity_sets=True, top=2, guard_errors=True,
+        hash_key=entity_hash_key(SECRET),
     )
     rows = connection.sql(guarded).fetchall()
     assert rows  # the young persons' rows count, the overflowing ones drop out
