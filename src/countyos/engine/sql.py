@@ -233,7 +233,7 @@ def _check_statements(expression: exp.Expression) -> None:
 
 
 def _check_functions(expression: exp.Expression) -> None:
-    allowed = _probe_allowlist(functions.ALLOWED_FUNCTIONS)
+    allowed = probe_function_names(functions.ALLOWED_FUNCTIONS)
     for node in expression.find_all(exp.Func):
         if isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
             raise QueryRefusedError(
@@ -263,7 +263,7 @@ def _function_allowed(node: exp.Func, allowed: _Allowlist) -> bool:
 
 
 @functools.cache
-def _probe_allowlist(names: frozenset[str]) -> _Allowlist:
+def probe_function_names(names: frozenset[str]) -> _Allowlist:
     """Map allowlisted DuckDB function names onto sqlglot's tree.
 
     sqlglot turns a call into a typed node (``SUM(x)`` → ``exp.Sum``) when it knows the name and
@@ -305,7 +305,7 @@ def _check_table(table: exp.Table, visible_ctes: frozenset[str], tables: set[str
     target = table.this
     if isinstance(target, exp.Func):
         name = _function_display_name(target)
-        if not _function_allowed(target, _probe_allowlist(functions.TABLE_FUNCTIONS)):
+        if not _function_allowed(target, probe_function_names(functions.TABLE_FUNCTIONS)):
             raise QueryRefusedError(
                 f"table function {name}() is not allowed in FROM: read datasets by their name"
             )
@@ -358,5 +358,5 @@ def prepare() -> None:
     Mapping the allowlist onto sqlglot's classes parses a few thousand probe calls (about
     0.3 s, once per process); engines call this when they are created so no query pays for it.
     """
-    _probe_allowlist(functions.ALLOWED_FUNCTIONS)
-    _probe_allowlist(functions.TABLE_FUNCTIONS)
+    probe_function_names(functions.ALLOWED_FUNCTIONS)
+    probe_function_names(functions.TABLE_FUNCTIONS)

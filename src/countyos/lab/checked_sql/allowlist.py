@@ -24,14 +24,12 @@ module must not resolve columns or know about tables (that is :mod:`.scope`).
 
 from __future__ import annotations
 
-import functools
 from typing import NoReturn
 
-import sqlglot
 import sqlglot.expressions as exp
-from sqlglot.errors import ErrorLevel, SqlglotError
 
 from countyos.engine import functions as engine_functions
+from countyos.engine.sql import probe_function_names
 from countyos.errors import QueryRefusedError
 
 #: Scalar functions usable in GROUP BY keys, WHERE, FILTER and aggregate arguments.
@@ -104,33 +102,11 @@ def function_name(node: exp.Func) -> str:
     return node.sql_name().lower()
 
 
-@functools.cache
-def _probe(names: frozenset[str]) -> tuple[frozenset[type[exp.Expression]], frozenset[str]]:
-    """sqlglot classes and anonymous names that calls of ``names`` parse to (0 to 3 args)."""
-    classes: set[type[exp.Expression]] = set()
-    anonymous: set[str] = set()
-    for name in names:
-        for arity in range(4):
-            arguments = ", ".join(("a", "b", "c")[:arity])
-            try:
-                tree = sqlglot.parse_one(
-                    f"SELECT {name}({arguments})", read="duckdb", error_level=ErrorLevel.IGNORE
-                )
-            except SqlglotError:
-                continue
-            for node in tree.find_all(exp.Func) if tree is not None else ():
-                if isinstance(node, exp.Anonymous):
-                    anonymous.add(node.name.lower())
-                else:
-                    classes.add(type(node))
-    return frozenset(classes), frozenset(anonymous & names)
-
-
 def scalar_function_allowed(node: exp.Func) -> bool:
     """Whether a (non-aggregate) function call is on :data:`SCALAR_FUNCTIONS` or is syntax."""
     if type(node) in _SYNTAX_NODES:
         return True
-    classes, anonymous = _probe(SCALAR_FUNCTIONS)
+    classes, anonymous = probe_function_names(SCALAR_FUNCTIONS)
     if isinstance(node, exp.Anonymous):
         return isinstance(node.this, str) and node.name.lower() in anonymous
     return type(node) in classes
@@ -258,4 +234,4 @@ def make_casts_safe(expression: exp.Expression) -> exp.Expression:
 
 def prepare() -> None:
     """Map the function allowlist onto sqlglot's classes now (a few hundred probe parses)."""
-    _probe(SCALAR_FUNCTIONS)
+    probe_function_names(SCALAR_FUNCTIONS)
