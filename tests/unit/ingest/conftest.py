@@ -49,21 +49,8 @@ from collections.abc import Iterator  # noqa: E402
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-REQUIRE_SERVICES = os.environ.get("COUNTYOS_REQUIRE_SERVICES") == "1"
-POSTGRES_URL = os.environ.get(
-    "COUNTYOS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _postgres_problem() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
-        return f"PostgreSQL test server not reachable ({type(error).__name__})"
-    return None
+from tests.conftest import POSTGRES_URL, REQUIRE_SERVICES  # noqa: E402
+from tests.conftest import postgres_available as _postgres_problem  # noqa: E402
 
 
 @pytest.fixture

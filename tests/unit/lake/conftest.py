@@ -15,27 +15,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import create_engine, text
 
 from countyos.lake import Lake
 
-REQUIRE_SERVICES = os.environ.get("COUNTYOS_REQUIRE_SERVICES") == "1"
-POSTGRES_URL = os.environ.get(
-    "COUNTYOS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _postgres_problem() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_URL)
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
-        return f"PostgreSQL for the lake tests is not reachable ({type(error).__name__})"
-    return None
+from tests.conftest import POSTGRES_URL, REQUIRE_SERVICES  # noqa: E402
+from tests.conftest import postgres_available as _postgres_problem  # noqa: E402
 
 
 def open_lake(backend: str, tmp_path: Path, namespace: str | None = None) -> Lake:
