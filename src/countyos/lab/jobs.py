@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from countyos import audit
 from countyos.auth import Principal
-from countyos.db.lab_models import Job, JobOutput, Project
+from countyos.db.lab_models import Job, JobOutput
 from countyos.errors import InvalidInputError, NotFoundError
 from countyos.hub import Hub
 from countyos.lab.checked_sql import plan_checked_query
@@ -114,7 +114,3 @@ def job_public(job: Job) -> dict[str, Any]:
         "error": job.error_message,
         "outputs": [output_public(o) for o in job.outputs],
     }
-
-
-def project_of(session: Session, job: Job) -> Project:
-    return job.project

@@ -8,7 +8,6 @@ across the project's twins. A twin holds no real row: developers download and qu
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -143,7 +142,3 @@ def get_twin(session: Session, project: Project, dataset: str) -> Twin:
     if not twins:
         raise NotFoundError(f"project {project.slug!r} has no twin of {dataset!r} yet")
     return twins[-1]
-
-
-def twin_path(twin: Twin) -> Path:
-    return Path(twin.path)
