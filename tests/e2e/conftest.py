@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from countyos.auth import Principal
 from countyos.auth.users import create_token
@@ -160,7 +161,16 @@ def shot(request: pytest.FixtureRequest) -> Callable[..., Path]:
 
     def take(page, step: str, full_page: bool = False) -> Path:  # type: ignore[no-untyped-def]
         path = SCREENSHOTS / f"{name}-{step}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+        # Debian's headless Chromium now and then answers Page.captureScreenshot with "Unable to
+        # capture screenshot" (a compositor hiccup, not page behaviour): try again a few times.
+        for attempt in range(4):
+            try:
+                page.screenshot(path=str(path), full_page=full_page)
+                return path
+            except PlaywrightError as error:
+                if "Unable to capture screenshot" not in str(error) or attempt == 3:
+                    raise
+                page.wait_for_timeout(250)
         return path
 
     return take
