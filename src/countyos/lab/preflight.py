@@ -25,7 +25,7 @@ from countyos.catalog.public import table_rows
 from countyos.engine import TableSource
 from countyos.errors import PermissionDeniedError
 from countyos.hub import Hub
-from countyos.lab.actions import _check_published, sandbox_venv
+from countyos.lab.python_action import check_published, sandbox_venv
 from countyos.lab.checked_sql import plan_checked_query, preflight_checked_query
 from countyos.lab.grants import is_active, project_grants
 from countyos.lab.job_context import JobContext, rules_of, table_policy
@@ -131,7 +131,7 @@ def _python(ctx: JobContext, bundle: JobBundle, action: Action, folder: Path,
                 {"status": "missing", "reason_en": "the script did not publish this output",
                  "reason_zh": "脚本未发布该输出"}], stdout))
             continue
-        checked = _check_published(ctx, published[name], inputs, None)
+        checked = check_published(ctx, published[name], inputs, None)
         table = pq.read_table(checked.path) if checked.path.exists() else pa.table({})
         explanations = [
             {"column": column, "cell": cell["label"], "status": cell["status"],

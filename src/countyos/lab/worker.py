@@ -24,7 +24,8 @@ from countyos.db.lab_models import Job, JobOutput
 from countyos.engine import TableSource
 from countyos.errors import CountyOSError, PermissionDeniedError, UserError
 from countyos.hub import Hub
-from countyos.lab.actions import JobStopped, QuarantinedOutput, run_python_action, run_sql_action
+from countyos.lab.actions import JobStopped, QuarantinedOutput, run_sql_action
+from countyos.lab.python_action import run_python_action
 from countyos.lab.grants import active_grant
 from countyos.lab.job_context import JobContext, rules_of, table_policy
 from countyos.lab.jobs import REAL_DATA_MODES
