@@ -2,12 +2,17 @@
 
 Owns the overhead measurement of the lab's aggregate mode: each query goes through
 ``plan_checked_query`` + ``run_checked_query`` exactly as the worker runs it (the hub's locked-down
-engine, the installation's entity-hash secret, entity sets computed, the project's released cells
-compared for differencing) and, alternating with it, through a plain DuckDB connection
-(``threads`` as the engine's) over the lake's data files of the same version. The released-cell
-store holds one earlier release of the same query (recorded from the warm-up run), as in a
-project that already released it. A diagnostic variant skips entity sets and differencing
-(``entity_sets=False``, no store) to show what the rewrite and checks cost without them.
+engine, table policies built from the grant and the version's profile as the worker builds them,
+the installation's entity-hash secret, the project's released cells compared for differencing)
+and, alternating with it, through a plain DuckDB connection (``threads`` as the engine's) over the
+lake's data files of the same version. Three set-ups of the project's released cells:
+
+- ``checked``: the store holds one earlier release of the same query (recorded from the warm-up
+  run, deferred as the worker records it), as in a project that re-runs its query;
+- ``checked_no_sets`` (first release): an empty store, the project's first release;
+- ``checked_all_close``: the store holds, for every cell, a released set one unit away (the real
+  set minus one unit): the worst case, where every cell must be compared exactly, so the units
+  of every cell are hashed (and every cell is flagged).
 
 Must not write to the home: it reads the lake's files and the metadata DB only.
 """
@@ -59,8 +64,9 @@ def measure(home: Path, runs: int) -> dict:
             dataset = get_dataset(session, name)
             version = get_version(session, dataset)
             files[name] = hub.lake.data_files(dataset.lake_table, version.snapshot_id)
-            # a grant of every column, as the worker builds the policy from a grant
-            policies[name] = table_policy(list(dataset.columns), [c.name for c in dataset.columns])
+            # a grant of every column, as the worker builds the policy from a grant and profile
+            policies[name] = table_policy(list(dataset.columns), [c.name for c in dataset.columns],
+                                          profile=version.profile)
             rows[name] = version.rows
     sources = {name: TableSource(name, tuple(paths)) for name, paths in files.items()}
     secret = lab_secret(hub.settings.lab_private_dir)
@@ -71,36 +77,51 @@ def measure(home: Path, runs: int) -> dict:
         bare.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({paths!r})")
 
     def checked(sql: str, store: InMemoryReleasedCellStore | None,  # type: ignore[no-untyped-def]
-                entity_sets: bool):
+                exact: bool = False):
         plan = plan_checked_query(sql, policies=policies)
         return run_checked_query(plan, engine=hub.engine, sources=sources, secret=secret,
                                  table_id="bench", limits=limits, rules=None,
-                                 released=store, entity_sets=entity_sets)
+                                 released=store, exact_sets=exact)
 
     timings: dict[str, dict] = {}
     for key, sql in QUERIES.items():
         store = InMemoryReleasedCellStore()
-        warm = checked(sql, None, True)            # warm-up, and the project's earlier release
+        warm = checked(sql, None)            # warm-up, and the project's earlier release
         warm.record(store)
-        checked(sql, None, False)
+        close = _one_unit_away(checked(sql, None, exact=True))
         expected = bare.sql(sql).to_arrow_table()
         _agree(key, warm.table, expected)
-        result: dict[str, list[float]] = {"checked": [], "checked_no_sets": [], "bare": []}
+        result: dict[str, list[float]] = {"checked": [], "checked_no_sets": [], "bare": [],
+                                          "checked_all_close": []}
         for _ in range(runs):
             started = time.perf_counter()
-            checked(sql, store, True)
+            checked(sql, store)
             result["checked"].append(time.perf_counter() - started)
             started = time.perf_counter()
             bare.sql(sql).to_arrow_table()
             result["bare"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            checked(sql, None, False)
+            checked(sql, None)
             result["checked_no_sets"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            checked(sql, close)
+            result["checked_all_close"].append(time.perf_counter() - started)
         timings[key] = {**result, "cells": expected.num_rows,
-                        "released_cells_in_store": len(store)}
+                        "released_cells_in_store": len(store), "close_cells": len(close),
+                        "per_entity": warm.per_entity}
     bare.close()
     hub.close()
     return {"timings": timings, "rows": rows}
+
+
+def _one_unit_away(result) -> InMemoryReleasedCellStore:  # type: ignore[no-untyped-def]
+    """A store holding, for every cell of every family, its real set minus one unit."""
+    store = InMemoryReleasedCellStore()
+    for column in result.recorded_columns:
+        for number, entities in enumerate(result.entity_sets[column].values()):
+            if entities.size > 1:
+                store.add(f"close/{column}/{number}", entities[1:])
+    return store
 
 
 def _agree(key: str, checked, bare) -> None:  # type: ignore[no-untyped-def]

@@ -165,8 +165,24 @@ class JobOutput(Base):
     job: Mapped[Job] = relationship(back_populates="outputs", lazy="joined")
 
 
+class ReleasedRecipe(Base):
+    """How to recompute the entity sets of a released SQL output's cells (query + data files)."""
+
+    __tablename__ = "lab_released_recipes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("lab_projects.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ReleasedCells(Base):
-    """Entity sets behind cells released to a project (keyed hashes), for the differencing check."""
+    """Entity sets behind cells released to a project (keyed hashes), for the differencing check.
+
+    A cell is stored with its set (``hashes``) or deferred (``hashes`` NULL, ``recipe_id`` set):
+    the set is recomputed from the recipe when a later cell needs the comparison, then stored.
+    ``digest`` names the cell's definition (equal digests: equal sets).
+    """
 
     __tablename__ = "lab_released_cells"
 
@@ -174,5 +190,8 @@ class ReleasedCells(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("lab_projects.id"), index=True)
     cell_id: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer, index=True)
-    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+    hashes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recipe_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lab_released_recipes.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -45,8 +45,7 @@ def release_output(hub: Hub, session: Session, output: JobOutput, *, actor: str,
     if cells.exists():
         store = DatabaseReleasedCellStore(session, output.job.project_id)
         pending = InMemoryReleasedCellStore.from_bytes(cells.read_bytes())
-        for cell_id, entities in pending.with_size_between(0, 2**62):
-            store.add(f"{output.public_id}:{cell_id}", entities)
+        store.add_all(pending, prefix=f"{output.public_id}:")
     output.status, output.released_path = "released", str(target)
     output.decided_by, output.decided_at = actor, datetime.now(UTC)
     session.flush()

@@ -149,6 +149,10 @@ def test_differencing_one_person_more_is_flagged(lab: Lab) -> None:
     run_once(lab.hub)
     first_shown = lab.get("dev_zhiyuan", f"/jobs/{first.json()['id']}").json()
     assert first_shown["status"] == "released", (first_shown["error_class"], first_shown["error"])
+    assert {row.hashes is None for row in _released_rows(lab, "p-diff")} == {True}  # deferred
+    again = _submit(lab, "p-diff", base.format("<"), name="again")  # the same cells: no risk
+    run_once(lab.hub)
+    assert lab.get("dev_zhiyuan", f"/jobs/{again.json()['id']}").json()["status"] == "released"
     second = _submit(lab, "p-diff", base.format("<="))
     run_once(lab.hub)
     shown = lab.get("dev_zhiyuan", f"/jobs/{second.json()['id']}").json()
@@ -156,6 +160,22 @@ def test_differencing_one_person_more_is_flagged(lab: Lab) -> None:
     report = lab.get("steward_gongan", f"/review/{shown['outputs'][0]['id']}").json()["check_report"]
     statuses = {c["status"] for col in report["columns"].values() for c in col["cells"]}
     assert "differencing" in statuses
+    # the released sets were recomputed from their recipes for the comparison, and kept
+    rows = _released_rows(lab, "p-diff")
+    assert rows and all(row.hashes is not None and row.digest for row in rows)
+
+
+def _released_rows(lab: Lab, slug: str) -> list:
+    from sqlalchemy import select
+
+    from countyos.db.lab_models import Project, ReleasedCells
+
+    with lab.hub.db.session() as session:
+        project = session.scalar(select(Project).where(Project.slug == slug))
+        rows = session.scalars(select(ReleasedCells).where(
+            ReleasedCells.project_id == project.id)).all()
+        session.expunge_all()
+        return list(rows)
 
 
 def test_revoked_grant_stops_queued_jobs(lab: Lab) -> None:

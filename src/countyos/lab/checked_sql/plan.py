@@ -9,7 +9,7 @@ module must not check or run anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlglot.expressions as exp
 
@@ -105,7 +105,10 @@ class CheckedPlan:
         aggregates: the aggregate calls.
         outputs: the developer's result columns, in SELECT order.
         order: sort of the result: (key position, descending) pairs.
-        unique_entities: every table read is a register (one row per unit).
+        unique_entities: every table read is claimed to be a register (one row per unit).
+        registers: (table, entity key column) of every table claimed to be a register; the
+            runner proves the claim on the data before it relies on it.
+        policies: the table policy of every table read (name, policy), for recipes.
         margins_known: treat the total of every line of the table as known (see
             ``countyos.lab.disclosure.OutputTable``).
     """
@@ -122,6 +125,8 @@ class CheckedPlan:
     order: tuple[tuple[int, bool], ...]
     unique_entities: bool
     margins_known: bool = True
+    registers: tuple[tuple[str, str], ...] = ()
+    policies: tuple[tuple[str, Any], ...] = ()
 
     @property
     def has_margins(self) -> bool:

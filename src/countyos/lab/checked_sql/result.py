@@ -16,7 +16,7 @@ the steward's review: they tell, e.g., that a cell is empty. This module must no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from countyos.lab.disclosure import (
     OutputTable,
     ReleasedCellStore,
     complementary_suppression,
+    record_deferred,
     record_release,
 )
 from countyos.lab.disclosure.messages import reason_texts
@@ -162,6 +163,9 @@ class CheckedResult:
         explain: whether the status columns carry reason codes (pre-flight).
         recorded_columns: the columns whose cells ``record`` stores: one per family of
             aggregates over the same units (``SUM(x)`` and ``AVG(x)`` share their entity sets).
+        recipe: the query's recipe (see ``countyos.lab.checked_sql.recipes``), ``None`` for a
+            volatile query; with it ``record`` can store cells deferred, without sets.
+        digests: per recorded column, the digest of each cell (empty without a recipe).
     """
 
     table: pa.Table
@@ -173,6 +177,8 @@ class CheckedResult:
     per_entity: bool
     explain: bool = False
     recorded_columns: tuple[str, ...] = ()
+    recipe: str | None = None
+    digests: Mapping[str, Mapping[tuple, str]] = field(default_factory=dict)
 
     @property
     def report(self) -> DisclosureReport:
@@ -220,25 +226,32 @@ class CheckedResult:
         """Record the released cells in the project's store, after the release.
 
         Cells are recorded once per family of columns with the same units (see
-        ``recorded_columns``), as ``"<table_id>/<column> <cell label>"``.
+        ``recorded_columns``), as ``"<table_id>/<column> <cell label>"``: with their entity
+        sets when the run computed them, else deferred (size, digest and the query's recipe).
 
         Returns:
             Number of cells recorded.
 
         Raises:
-            InvalidInputError: the run did not compute entity sets.
+            InvalidInputError: the run computed no entity sets and the query has no recipe.
             ConflictError: this output was recorded before (same table id).
         """
-        if self.entity_sets is None:
+        if self.entity_sets is None and self.recipe is None:
             raise InvalidInputError(
                 "this run did not compute entity sets; run with entity_sets=True to record it"
             )
         recorded = 0
         for column in self.recorded_columns or tuple(self.reports):
-            report = self.reports[column]
-            recorded += record_release(
-                store, report, self.output_tables[column], self.entity_sets[column]
-            )
+            report, table = self.reports[column], self.output_tables[column]
+            digests = self.digests.get(column) or None
+            if self.entity_sets is not None:
+                recorded += record_release(
+                    store, report, table, self.entity_sets[column], digests
+                )
+            else:
+                recorded += record_deferred(
+                    store, report, table, digests or {}, str(self.recipe)
+                )
         return recorded
 
 

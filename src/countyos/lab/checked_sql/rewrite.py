@@ -18,8 +18,8 @@ dominates like a large positive one). For SUM / AVG cells a unit counts as contr
 when its total is non-zero (``SUM(CASE WHEN … THEN x ELSE 0 END)`` cannot hide a small group
 among zeros). ``p_i`` marks whether key ``i`` is grouped (NULL in margins), so a margin is never
 confused with a NULL group value. When every table read is a register (one row per unit) the
-``pairs`` step is skipped: rows are already unit totals, ``h`` is computed per row, and one list
-holds every row's unit so the reader can prove no unit occurs twice in a cell.
+``pairs`` step is skipped: rows are already unit totals and ``h`` is computed per row (the runner
+proves the register claim on the data first).
 
 Entity sets: ``h`` is the keyed entity hash of ``countyos.lab.disclosure.entity_sets``
 (:func:`~countyos.lab.disclosure.entity_sets.keyed_hash_sql`), computed once per unit and cell
@@ -44,10 +44,8 @@ P = "__countyos_"
 ROWS, PAIRS, ENTITY, HASH = f"{P}rows", f"{P}pairs", f"{P}e", f"{P}h"
 HASHED = f"{P}hashed"
 UNITS, NULL_UNITS = f"{P}units", f"{P}null_units"
-#: Prefix of the list-of-hashes columns (:func:`set_column`, :data:`ALL_UNITS`).
+#: Prefix of the list-of-hashes columns (:func:`set_column`).
 SET_PREFIX = f"{P}set"
-#: The list of every row's unit hash per cell (registers fast path, when no family lists all).
-ALL_UNITS = f"{SET_PREFIX}_all"
 #: What :func:`redact_hash_key` puts in place of the hash key block.
 KEY_PLACEHOLDER = "<entity-hash-key>"
 
@@ -288,27 +286,12 @@ def _value(spec: AggregateSpec, family: _Family, per_entity: bool) -> str:
 
 
 def _set_lists(families: list[_Family], per_entity: bool) -> list[str]:
-    """Per family, the list of its contributing units' hashes; on the registers fast path also
-    a list of every row's unit unless some family already lists every row."""
+    """Per family, the list of its contributing units' hashes."""
     items = []
-    conditions = []
     for family in families:
-        condition = _contributes(family, per_entity)
-        conditions.append(condition)
-        hashes = _filtered(f"LIST({_q(HASH)})", condition)
+        hashes = _filtered(f"LIST({_q(HASH)})", _contributes(family, per_entity))
         items.append(f"{hashes} AS {_q(set_column(family.number))}")
-    if not per_entity and all(condition is not None for condition in conditions):
-        items.append(f"LIST({_q(HASH)}) AS {_q(ALL_UNITS)}")
     return items
-
-
-def verification_column(plan: CheckedPlan) -> str:
-    """The set column listing every row's unit on the registers fast path."""
-    names = layout(plan)
-    for family in sorted(set(names.families.values()), key=lambda family: family.number):
-        if _contributes(family, per_entity=False) is None:
-            return set_column(family.number)
-    return ALL_UNITS
 
 
 def build_statistics_sql(
@@ -319,6 +302,7 @@ def build_statistics_sql(
     top: int,
     guard_errors: bool,
     hash_key: str | None = None,
+    entities_not_null: bool = False,
 ) -> str:
     """The SQL computing every cell's statistics (and, when asked, its contributing units).
 
@@ -327,8 +311,7 @@ def build_statistics_sql(
         per_entity: add up rows per unit first (always correct); ``False`` only when every row
             is a different unit (registers).
         entity_sets: also return, per family and cell, the keyed hashes of the contributing units
-            (:func:`set_column`; on the registers fast path also :data:`ALL_UNITS` when needed,
-            see :func:`verification_column`).
+            (:func:`set_column`).
         top: how many of the largest absolute unit totals to return per cell.
         guard_errors: wrap every row expression of the developer (keys, aggregate arguments,
             filters, WHERE, computed view columns) in ``TRY(…)``, so that no value in the data
@@ -336,6 +319,8 @@ def build_statistics_sql(
             Bare columns and constants cannot fail and are left unwrapped (TRY costs time).
         hash_key: the entity hash key block (``entity_hash_key(secret)``); required with
             ``entity_sets``.
+        entities_not_null: the data was proven to have no NULL entity key (registers): the
+            NULL count is a constant 0, so a query without entity sets need not read the key.
 
     Returns:
         One DuckDB query; result columns are named by :func:`key_column`,
@@ -367,7 +352,10 @@ def build_statistics_sql(
         source = PAIRS
     items = [*_cell_columns(plan)]
     items.append(f"COUNT(*) AS {_q(UNITS)}")
-    items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
+    if entities_not_null:
+        items.append(f"CAST(0 AS BIGINT) AS {_q(NULL_UNITS)}")
+    else:
+        items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
     for family in families:
         items.extend(_family_statistics(family, per_entity, top))
     if entity_sets:

@@ -8,11 +8,15 @@ the cells, hide rare group values, enumerate empty cells, check every aggregate 
 totals, differencing against the project's released cells, complementary suppression), withhold
 cells jointly across columns, and build the developer's table.
 
-Entity sets (for differencing and for recording a release) are computed when asked for or when
-the project already has released cells; DuckDB computes them inside the query as keyed hashes made
-exactly like ``countyos.lab.disclosure.entity_hashes``. For registers (``entity_key_unique``) the
-per-unit grouping is skipped and every row's unit is listed, so the claim is always verified: a
-cell listing a unit twice proves it wrong and the run is redone with the exact plan.
+Entity sets are computed only when needed (see :mod:`.recipes`). A query without volatile
+functions has a *recipe* (its SQL and the immutable files it read), and every cell a *digest*
+naming its definition; its release is recorded deferred (sizes and digests). Against a project's
+released cells, only those within ``threshold - 1`` units in size of a new cell and with another
+digest need a comparison; only then does DuckDB compute the keyed hashes of the units, inside the
+query, exactly like ``countyos.lab.disclosure.entity_hashes``, and deferred released cells get
+their sets recomputed from their recipe. Registers (``entity_key_unique``) skip the per-unit
+grouping once the claim is proven on the data (one COUNT(DISTINCT) per set of files, cached);
+an unproven claim runs the exact per-unit plan.
 
 The statistics SQL embeds the key block of the entity hash. It is never shown: the result's
 ``sql_rewritten`` carries a placeholder, and an engine error whose text quotes the SQL has the key
@@ -34,6 +38,12 @@ from countyos.errors import CountyOSError, InvalidInputError, TooLargeError
 from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
 from countyos.lab.checked_sql.entity_sets import cell_entity_sets
 from countyos.lab.checked_sql.plan import CheckedPlan
+from countyos.lab.checked_sql.recipes import (
+    cell_digest,
+    materialise_recipe,
+    query_recipe,
+    registers_proven,
+)
 from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
 from countyos.lab.checked_sql.rewrite import (
     KEY_PLACEHOLDER,
@@ -42,18 +52,17 @@ from countyos.lab.checked_sql.rewrite import (
     build_statistics_sql,
     layout,
     redact_hash_key,
-    verification_column,
 )
 from countyos.lab.disclosure import (
     DisclosureReport,
+    OutputTable,
     DisclosureRules,
     ReleasedCellStore,
     check_table,
+    close_entries,
+    differencing_focus,
 )
 from countyos.lab.disclosure.entity_sets import entity_hash_key
-
-_Sets = tuple[dict[str, list[np.ndarray]], bool]
-
 
 def run_checked_query(
     plan: CheckedPlan,
@@ -67,6 +76,7 @@ def run_checked_query(
     released: ReleasedCellStore | None = None,
     entity_sets: bool = True,
     explain: bool = False,
+    exact_sets: bool = False,
 ) -> CheckedResult:
     """Run a checked plan and apply every disclosure check to its cells.
 
@@ -82,9 +92,11 @@ def run_checked_query(
         rules: the risk appetite; default ACRO's defaults.
         released: the project's released cells; when it holds any, every cell that passes its
             primary checks is compared with them (differencing).
-        entity_sets: compute entity sets (needed to record the release afterwards). On the
-            registers fast path the units are listed anyway, to verify the uniqueness claim.
+        entity_sets: make the result recordable. With a recipe (any query without volatile
+            functions) the release is recorded deferred and no set is computed unless a
+            comparison needs it; a volatile query computes its sets here.
         explain: put reason codes in the status columns (pre-flight on twins only).
+        exact_sets: compute the sets even when the query has a recipe (recomputing a recipe).
 
     Returns:
         The developer's table, reports, checked tables, entity sets and the SQL run.
@@ -101,56 +113,54 @@ def run_checked_query(
     hash_key = entity_hash_key(secret)  # validates the secret up front
     rules = rules or DisclosureRules()
     limits = limits or getattr(engine, "default_limits", None) or QueryLimits()
-    differencing = released is not None and len(released) > 0
-    per_entity = not plan.unique_entities
-    need_sets = bool(entity_sets) or differencing
+    store = released if released is not None and len(released) > 0 else None
+    per_entity = not registers_proven(plan, engine, sources, limits)
+    recipe = None if exact_sets else query_recipe(plan, sources)
     names = layout(plan)
-    sql, statistics, sets = _statistics(
-        plan, engine, sources, limits, rules, hash_key, per_entity, need_sets or not per_entity
-    )
-    if sets is not None and sets[1] and not per_entity:
-        per_entity = True  # a register listed a unit twice: redo with the exact plan
-        sql, statistics, sets = _statistics(
-            plan, engine, sources, limits, rules, hash_key, per_entity, need_sets
-        )
-    if not need_sets:
-        sets = None
-    cells = complete_cells(
-        plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
-    )
-    list_columns = [
-        name for name, kind in zip(statistics.column_names, statistics.schema.types, strict=True)
-        if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
-    ]
-    columns = statistics.drop_columns(list_columns).to_pydict()
-    top = rules.contributions_needed
-    tables = {}
+
+    def statistics_of(with_sets: bool) -> tuple[str, pa.Table, dict[str, list[np.ndarray]] | None]:
+        return _statistics(plan, engine, sources, limits, rules, hash_key, per_entity, with_sets)
+
+    sql, statistics, sets = statistics_of(bool(entity_sets) and recipe is None)
+    cells, columns, tables, representatives = _cells_and_tables(plan, statistics, rules, limits)
+    digests = {
+        column: {cell.key: cell_digest(recipe, column, cell.key) for cell in cells}
+        for column in representatives
+    } if recipe is not None else {}
+    focus: ReleasedCellStore | None = None
+    if store is not None:
+        wanted = [
+            (tables[column].cell(cell.key).n_entities, digests.get(column, {}).get(cell.key))
+            for column in representatives for cell in cells
+        ]
+        close = close_entries(store, wanted, rules.threshold)
+        if close:
+            if sets is None:  # the same cells again, now with their units' hashes
+                sql, statistics, sets = statistics_of(True)
+                cells, columns, tables, representatives = _cells_and_tables(
+                    plan, statistics, rules, limits)
+            found = _cell_sets(cells, sets, representatives)
+            by_digest = {
+                digest: found[column][key]
+                for column, per_cell in digests.items()
+                for key, digest in per_cell.items() if key in found[column]
+            }
+            focus = differencing_focus(store, close, by_digest=by_digest, materialise=functools.partial(
+                materialise_recipe, engine=engine, secret=secret, limits=limits))
+    cell_sets = None
+    if sets is not None:
+        family_of = {c.name: names.columns(plan.aggregates[c.aggregate]).entities
+                     for c in plan.aggregate_outputs()}
+        cell_sets = _cell_sets(cells, sets, family_of)
     reports: dict[str, DisclosureReport] = {}
-    cell_sets: dict[str, dict[tuple, np.ndarray]] | None = {} if sets is not None else None
-    families_checked: set[str] = set()
-    representatives: list[str] = []
-    for column in plan.aggregate_outputs():
-        spec = plan.aggregates[column.aggregate]
-        result_columns = names.columns(spec)
-        table = output_table(plan, spec, result_columns, column.name, cells, columns, top)
-        per_cell = None
-        if sets is not None and cell_sets is not None:
-            by_row = sets[0][result_columns.entities]
-            per_cell = {cell.key: by_row[cell.row] for cell in cells if cell.row is not None}
-            cell_sets[column.name] = per_cell
-        # columns of one family have the same units per cell: compare with the released cells
-        # (and record) once per family; the joint decision withholds the cell in every column
-        first_of_family = result_columns.entities not in families_checked
-        families_checked.add(result_columns.entities)
-        if first_of_family:
-            representatives.append(column.name)
-        tables[column.name] = table
-        reports[column.name] = check_table(
+    for column, table in tables.items():
+        compare = focus is not None and column in representatives
+        reports[column] = check_table(
             table,
             rules,
-            table_id=f"{table_id}/{column.name}",
-            released=released if differencing and first_of_family else None,
-            entity_sets=per_cell if differencing and first_of_family else None,
+            table_id=f"{table_id}/{column}",
+            released=focus if compare else None,
+            entity_sets=cell_sets[column] if compare and cell_sets is not None else None,
         )
     hidden = frozenset(cell.key for cell in cells if cell.hidden)
     reports = joint_reports(tables, reports, hidden, rules)
@@ -167,7 +177,47 @@ def run_checked_query(
         per_entity=per_entity,
         explain=explain,
         recorded_columns=tuple(representatives),
+        recipe=recipe,
+        digests=digests,
     )
+
+
+def _cells_and_tables(
+    plan: CheckedPlan, statistics: pa.Table, rules: DisclosureRules, limits: QueryLimits
+) -> tuple[list, dict[str, list], dict[str, OutputTable], dict[str, str]]:
+    """The cells of a statistics result, its plain columns, the checked table of every aggregate
+    column, and one column per family of aggregates over the same units (with its list column)."""
+    names = layout(plan)
+    cells = complete_cells(
+        plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
+    )
+    list_columns = [
+        name for name, kind in zip(statistics.column_names, statistics.schema.types, strict=True)
+        if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
+    ]
+    columns = statistics.drop_columns(list_columns).to_pydict()
+    top = rules.contributions_needed
+    tables = {}
+    representatives: dict[str, str] = {}
+    for column in plan.aggregate_outputs():
+        spec = plan.aggregates[column.aggregate]
+        result_columns = names.columns(spec)
+        tables[column.name] = output_table(
+            plan, spec, result_columns, column.name, cells, columns, top
+        )
+        if result_columns.entities not in representatives.values():
+            representatives[column.name] = result_columns.entities
+    return cells, columns, tables, representatives
+
+
+def _cell_sets(
+    cells: list, sets: dict[str, list[np.ndarray]], family_of: Mapping[str, str]
+) -> dict[str, dict[tuple, np.ndarray]]:
+    """Per output column, the entity set of every cell that has rows."""
+    return {
+        column: {cell.key: sets[family][cell.row] for cell in cells if cell.row is not None}
+        for column, family in family_of.items()
+    }
 
 
 def _statistics(
@@ -179,14 +229,10 @@ def _statistics(
     hash_key: str,
     per_entity: bool,
     need_sets: bool,
-) -> tuple[str, pa.Table, _Sets | None]:
-    sql = build_statistics_sql(
-        plan,
-        per_entity=per_entity,
-        entity_sets=need_sets,
-        top=rules.contributions_needed,
-        guard_errors=engine_allows_try(),
-        hash_key=hash_key if need_sets else None,
+) -> tuple[str, pa.Table, dict[str, list[np.ndarray]] | None]:
+    sql = _statistics_sql(
+        plan, per_entity, need_sets, rules.contributions_needed, engine_allows_try(),
+        hash_key if need_sets else None,
     )
     try:
         result = engine.execute(_parsed(sql), sources, limits=limits)
@@ -204,16 +250,29 @@ def _statistics(
         read_cells(plan, statistics)  # raises the error about NULL entity keys
     names = layout(plan)
     flags = sorted({names.columns(spec).entities for spec in plan.aggregates})
-    per_flag: dict[str, list[np.ndarray]] = {}
-    duplicated = False
-    for flag in flags:
-        per_flag[flag], repeated = cell_entity_sets(statistics.column(flag))
-        duplicated = duplicated or repeated
-    if not per_entity and not duplicated:
-        verify = verification_column(plan)
-        if verify not in per_flag:
-            duplicated = cell_entity_sets(statistics.column(verify))[1]
-    return sql, statistics, (per_flag, duplicated)
+    return sql, statistics, {flag: cell_entity_sets(statistics.column(flag))[0] for flag in flags}
+
+
+_SQL_CACHE: dict[tuple, str] = {}
+
+
+def _statistics_sql(plan: CheckedPlan, per_entity: bool, need_sets: bool, top: int,
+                    guard_errors: bool, hash_key: str | None) -> str:
+    """The statistics SQL of a plan, kept by the plan's SQL and policies (building it copies
+    the developer's trees; a worker runs the same plans again and again)."""
+    key = (plan.sql, repr(plan.policies), plan.margins_known, per_entity, need_sets, top,
+           guard_errors, hash_key)
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        sql = build_statistics_sql(
+            plan, per_entity=per_entity, entity_sets=need_sets, top=top,
+            guard_errors=guard_errors, hash_key=hash_key,
+            entities_not_null=not per_entity,  # registers are proven free of NULL keys
+        )
+        if len(_SQL_CACHE) >= 256:
+            _SQL_CACHE.clear()
+        _SQL_CACHE[key] = sql
+    return sql
 
 
 @functools.lru_cache(maxsize=64)

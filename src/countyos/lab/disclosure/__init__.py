@@ -10,9 +10,10 @@ decide which cells may be released and say why, in English and Chinese:
 - ``lines``, ``secondary``, ``audit``
                    complementary suppression so margins cannot give suppressed cells back, and
                    the exact linear audit of the resulting pattern;
-- ``entity_sets``, ``released_store``, ``differencing``
-                   keyed-hash entity sets of released cells and the "same query with one person
-                   more" check;
+- ``entity_sets``, ``released_store``, ``released_bytes``, ``released_focus``,
+  ``differencing``
+                   keyed-hash entity sets of released cells (stored, or deferred with a recipe
+                   to recompute them) and the "same query with one person more" check;
 - ``report``, ``messages``, ``status``
                    per-cell outcome and summary;
 - ``checker``      :func:`check_table`, the whole pipeline, and :func:`record_release`;
@@ -25,7 +26,12 @@ caller releases what the report allows and records it with :func:`record_release
 
 from countyos.lab.disclosure.audit import recoverable_cells
 from countyos.lab.disclosure.cells import TOTAL, CellStats, OutputTable
-from countyos.lab.disclosure.checker import check_table, record_release, released_cell_id
+from countyos.lab.disclosure.checker import (
+    check_table,
+    record_deferred,
+    record_release,
+    released_cell_id,
+)
 from countyos.lab.disclosure.differencing import DifferencingHit, find_differencing
 from countyos.lab.disclosure.entity_sets import (
     entity_hashes,
@@ -34,7 +40,12 @@ from countyos.lab.disclosure.entity_sets import (
 )
 from countyos.lab.disclosure.primary import primary_failures
 from countyos.lab.disclosure.regression import RegressionCheck, check_regression
-from countyos.lab.disclosure.released_store import InMemoryReleasedCellStore, ReleasedCellStore
+from countyos.lab.disclosure.released_focus import close_entries, differencing_focus
+from countyos.lab.disclosure.released_store import (
+    InMemoryReleasedCellStore,
+    ReleasedCellStore,
+    ReleasedEntry,
+)
 from countyos.lab.disclosure.report import CellOutcome, DisclosureReport
 from countyos.lab.disclosure.rules import DisclosureRules
 from countyos.lab.disclosure.secondary import SuppressionResult, complementary_suppression
@@ -53,17 +64,21 @@ __all__ = [
     "OutputTable",
     "RegressionCheck",
     "ReleasedCellStore",
+    "ReleasedEntry",
     "SuppressionResult",
     "cell_entity_sets",
     "check_regression",
     "check_table",
+    "close_entries",
     "complementary_suppression",
     "compute_cell_stats",
+    "differencing_focus",
     "entity_hashes",
     "find_differencing",
     "keyed_hashes",
     "primary_failures",
     "recoverable_cells",
+    "record_deferred",
     "record_release",
     "released_cell_id",
     "symmetric_difference_size",

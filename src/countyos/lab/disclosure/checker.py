@@ -128,6 +128,7 @@ def record_release(
     report: DisclosureReport,
     table: OutputTable,
     entity_sets: Mapping[tuple, np.ndarray],
+    digests: Mapping[tuple, str] | None = None,
 ) -> int:
     """Record the released cells of a table so later outputs are checked against them.
 
@@ -139,6 +140,7 @@ def record_release(
         report: the report of the released table.
         table: the table the report was made from.
         entity_sets: entity set per cell key.
+        digests: the digest naming each cell's definition, when the caller has one.
 
     Returns:
         The number of cells recorded.
@@ -156,6 +158,37 @@ def record_release(
                 "an entity set is missing for a released cell",
                 details={"cell": outcome.label},
             )
-        store.add(released_cell_id(report.table_id, table, outcome.key), entities)
+        digest = digests.get(outcome.key) if digests else None
+        store.add(released_cell_id(report.table_id, table, outcome.key), entities, digest)
+        recorded += 1
+    return recorded
+
+
+def record_deferred(
+    store: ReleasedCellStore,
+    report: DisclosureReport,
+    table: OutputTable,
+    digests: Mapping[tuple, str],
+    recipe: str,
+) -> int:
+    """Record the released cells of a table by size, digest and recipe (sets recomputed later).
+
+    Like :func:`record_release`, for a caller that can recompute every cell's set from
+    ``recipe`` (see ``countyos.lab.disclosure.released_focus``).
+
+    Raises:
+        InvalidInputError: a digest is missing for a released non-empty cell.
+    """
+    recorded = 0
+    for outcome in report.cells:
+        size = table.cell(outcome.key).n_entities
+        if not outcome.released or size == 0:
+            continue
+        digest = digests.get(outcome.key)
+        if digest is None:
+            raise InvalidInputError("a digest is missing for a released cell",
+                                    details={"cell": outcome.label})
+        store.add_deferred(released_cell_id(report.table_id, table, outcome.key), int(size),
+                           digest, recipe)
         recorded += 1
     return recorded

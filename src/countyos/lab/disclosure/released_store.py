@@ -1,55 +1,111 @@
-"""Where the entity sets of released cells are kept: a protocol, an in-memory store, bytes.
+"""Where the entity sets of released cells are kept: a protocol and an in-memory store.
 
-Owns :class:`ReleasedCellStore` (what the differencing check needs from storage: add a set, list
-the sets whose size lies in a range) and :class:`InMemoryReleasedCellStore`, which keeps sets
-ordered by size with a 64-bucket sketch of each, so that a lookup (``near``) slices the size
-window and drops, in one vectorised step, every set whose sketch proves it too far to compare;
-it (de)serialises to a checksummed byte string. Persisting those bytes (per project, in the
-domain) is the caller's job. The byte format names the entity hash scheme: bytes of format 1 hold
-sets of the former keyed BLAKE2b-64 scheme, which cannot be compared with current sets, and are
-refused rather than read (a silent mix would make differencing miss every pair). This module must
-not hash entity keys or decide what is disclosive.
+Owns :class:`ReleasedCellStore` (what the differencing check needs from storage) and
+:class:`InMemoryReleasedCellStore`, which keeps cells ordered by size with a 64-bucket sketch of
+each set, so that a lookup (``near``) slices the size window and drops, in one vectorised step,
+every set whose sketch proves it too far to compare. Its byte form (checksummed, persisted per
+project by the caller) lives in :mod:`.released_bytes`.
+
+A released cell is kept either with its entity set or *deferred*: with its size and a *recipe*,
+an opaque text (for checked SQL: the query and the immutable data files it read) from which the
+caller can recompute the set exactly when a later cell comes close enough in size to need the
+comparison (:mod:`.released_focus`). Every cell may carry a *digest* naming its definition:
+equal digests mean equal sets. Looking sets up (``with_size_between``, ``near``) in a window
+holding a deferred cell raises instead of skipping it (a skipped cell would be a missed check).
+This module must not hash entity keys, run queries or decide what is disclosive.
 """
 
 from __future__ import annotations
 
 import bisect
-import hashlib
-import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from countyos.errors import ConflictError, InvalidInputError
-from countyos.lab.disclosure.entity_sets import (
-    HASH_DTYPE,
-    SKETCH_BUCKETS,
-    bucket_counts,
-    validate_entity_set,
-)
+from countyos.errors import ConflictError, InternalError, InvalidInputError
+from countyos.lab.disclosure.entity_sets import SKETCH_BUCKETS, bucket_counts, validate_entity_set
 
-# CountyOS released-cell store, format 2: sets hashed with entity_sets.HASH_SCHEME
-_MAGIC = b"COSRCS\x00\x02"
-_FORMAT_1 = b"COSRCS\x00\x01"  # sets hashed with keyed BLAKE2b-64 (not comparable)
-_DIGEST_BYTES = 32
+
+@dataclass(frozen=True)
+class ReleasedEntry:
+    """One released cell as listed by ``entries_between`` (without its set).
+
+    Attributes:
+        cell_id: the cell's id in the store.
+        size: the number of units behind it.
+        digest: names the cell's definition (equal digests: equal sets), or ``None``.
+        deferred: the set is not stored; ``recipe_of`` tells how to recompute it.
+    """
+
+    cell_id: str
+    size: int
+    digest: str | None
+    deferred: bool
 
 
 @runtime_checkable
 class ReleasedCellStore(Protocol):
     """Storage of the entity sets behind every cell already released to one project."""
 
-    def add(self, cell_id: str, entities: np.ndarray) -> None:
+    def add(self, cell_id: str, entities: np.ndarray, digest: str | None = None) -> None:
         """Record a released cell; ``entities`` is a set made by ``entity_hashes``."""
         ...
 
+    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str) -> None:
+        """Record a released cell by its size, digest and the recipe of its set."""
+        ...
+
+    def entries_between(self, low: int, high: int) -> Iterator[ReleasedEntry]:
+        """Released cells with ``low <= size <= high``, stored sets or not."""
+        ...
+
+    def entity_set(self, cell_id: str) -> np.ndarray | None:
+        """The stored set of a cell (``None`` when it is deferred)."""
+        ...
+
+    def recipe_of(self, cell_id: str) -> str | None:
+        """The recipe of a deferred cell (``None`` when its set is stored)."""
+        ...
+
+    def fill(self, cell_id: str, entities: np.ndarray) -> None:
+        """Store the recomputed set of a deferred cell."""
+        ...
+
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
-        """Released cells whose entity set has ``low <= size <= high`` units."""
+        """Released cells whose entity set has ``low <= size <= high`` units.
+
+        Raises:
+            InternalError: a deferred cell lies in the window (resolve it first).
+        """
         ...
 
     def __len__(self) -> int:
         """Number of released cells recorded."""
         ...
+
+
+def deferred_in_window(cell_id: str) -> InternalError:
+    return InternalError(
+        "a deferred released cell lies in the differencing window; compare through "
+        "countyos.lab.disclosure.differencing_focus",
+        details={"cell_id": cell_id},
+    )
+
+
+def check_new_cell(cell_id: object, known: set[str]) -> None:
+    if not isinstance(cell_id, str) or not cell_id:
+        raise InvalidInputError("a released cell needs a non-empty id")
+    if cell_id in known:
+        raise ConflictError("this released cell is already recorded", details={"cell_id": cell_id})
+
+
+def check_digest(digest: object, *, required: bool) -> None:
+    if digest is None and not required:
+        return
+    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise InvalidInputError("a cell digest is 64 lower-case hex characters")
 
 
 class InMemoryReleasedCellStore:
@@ -58,7 +114,9 @@ class InMemoryReleasedCellStore:
     def __init__(self) -> None:
         self._sizes: list[int] = []
         self._ids: list[str] = []
-        self._sets: list[np.ndarray] = []
+        self._sets: list[np.ndarray | None] = []
+        self._digests: list[str | None] = []
+        self._recipes: list[str | None] = []
         self._sketches: list[np.ndarray] = []
         self._known: set[str] = set()
         self._matrix: np.ndarray | None = None  # the sketches stacked, rebuilt after an add
@@ -69,35 +127,96 @@ class InMemoryReleasedCellStore:
     def __contains__(self, cell_id: object) -> bool:
         return cell_id in self._known
 
-    def add(self, cell_id: str, entities: np.ndarray) -> None:
-        """Record a released cell.
+    def add(self, cell_id: str, entities: np.ndarray, digest: str | None = None) -> None:
+        """Record a released cell with its set.
 
         Raises:
-            InvalidInputError: an empty id or an array that is not an entity set.
+            InvalidInputError: an empty id, a bad digest or an array that is not an entity set.
             ConflictError: the id was recorded before (ids name one release of one cell).
         """
-        if not isinstance(cell_id, str) or not cell_id:
-            raise InvalidInputError("a released cell needs a non-empty id")
-        if cell_id in self._known:
-            raise ConflictError(
-                "this released cell is already recorded", details={"cell_id": cell_id}
-            )
+        check_new_cell(cell_id, self._known)
+        check_digest(digest, required=False)
         entities = validate_entity_set(entities).copy()
         entities.setflags(write=False)
-        position = bisect.bisect_right(self._sizes, entities.size)
-        self._sizes.insert(position, int(entities.size))
+        self._insert(cell_id, int(entities.size), entities, digest, None)
+
+    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str) -> None:
+        """Record a released cell whose set the recipe recomputes when a comparison needs it.
+
+        Raises:
+            InvalidInputError: an empty id, a negative size, a bad digest or an empty recipe.
+            ConflictError: the id was recorded before.
+        """
+        check_new_cell(cell_id, self._known)
+        check_digest(digest, required=True)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInputError("a released cell's size is a non-negative integer")
+        if not isinstance(recipe, str) or not recipe:
+            raise InvalidInputError("a deferred released cell needs its recipe")
+        self._insert(cell_id, size, None, digest, recipe)
+
+    def _insert(self, cell_id: str, size: int, entities: np.ndarray | None,
+                digest: str | None, recipe: str | None) -> None:
+        position = bisect.bisect_right(self._sizes, size)
+        self._sizes.insert(position, size)
         self._ids.insert(position, cell_id)
         self._sets.insert(position, entities)
-        self._sketches.insert(position, bucket_counts(entities))
+        self._digests.insert(position, digest)
+        self._recipes.insert(position, recipe)
+        sketch = bucket_counts(entities) if entities is not None else np.zeros(
+            SKETCH_BUCKETS, dtype=np.int32)
+        self._sketches.insert(position, sketch)
         self._known.add(cell_id)
         self._matrix = None
 
+    def entries(self) -> Iterator[tuple[ReleasedEntry, np.ndarray | None, str | None]]:
+        """Every cell with its set (or ``None``) and recipe (or ``None``), smallest first."""
+        for position, cell_id in enumerate(self._ids):
+            entry = ReleasedEntry(cell_id, self._sizes[position], self._digests[position],
+                                  self._sets[position] is None)
+            yield entry, self._sets[position], self._recipes[position]
+
+    def entries_between(self, low: int, high: int) -> Iterator[ReleasedEntry]:
+        start, stop = self._window(low, high)
+        for position in range(start, stop):
+            yield ReleasedEntry(self._ids[position], self._sizes[position],
+                                self._digests[position], self._sets[position] is None)
+
+    def _position(self, cell_id: str) -> int:
+        if cell_id not in self._known:
+            raise InvalidInputError("no such released cell", details={"cell_id": cell_id})
+        return self._ids.index(cell_id)
+
+    def entity_set(self, cell_id: str) -> np.ndarray | None:
+        return self._sets[self._position(cell_id)]
+
+    def recipe_of(self, cell_id: str) -> str | None:
+        position = self._position(cell_id)
+        return self._recipes[position] if self._sets[position] is None else None
+
+    def fill(self, cell_id: str, entities: np.ndarray) -> None:
+        """Store the recomputed set of a deferred cell (its size must match)."""
+        position = self._position(cell_id)
+        entities = validate_entity_set(entities).copy()
+        if entities.size != self._sizes[position]:
+            raise InternalError("a recomputed entity set does not have the recorded size",
+                                details={"cell_id": cell_id})
+        entities.setflags(write=False)
+        self._sets[position] = entities
+        self._sketches[position] = bucket_counts(entities)
+        self._matrix = None
+
+    def _window(self, low: int, high: int) -> tuple[int, int]:
+        return bisect.bisect_left(self._sizes, low), bisect.bisect_right(self._sizes, high)
+
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
         """Released cells with ``low <= size <= high`` (a binary search, then a slice)."""
-        start = bisect.bisect_left(self._sizes, low)
-        stop = bisect.bisect_right(self._sizes, high)
+        start, stop = self._window(low, high)
         for position in range(start, stop):
-            yield self._ids[position], self._sets[position]
+            entities = self._sets[position]
+            if entities is None:
+                raise deferred_in_window(self._ids[position])
+            yield self._ids[position], entities
 
     def near(self, entities: np.ndarray, reach: int) -> Iterator[tuple[str, np.ndarray]]:
         """Released cells that may lie within ``reach`` units of ``entities``.
@@ -106,15 +225,16 @@ class InMemoryReleasedCellStore:
         bucket sketch is too (a lower bound of the distance, see ``bucket_counts``): every cell
         at most ``reach`` units away is among them; most cells further away are not.
 
-        Args:
-            entities: a valid entity set.
-            reach: the largest symmetric difference of interest.
+        Raises:
+            InternalError: a deferred cell lies in the size window.
         """
         size = int(entities.size)
-        start = bisect.bisect_left(self._sizes, size - reach)
-        stop = bisect.bisect_right(self._sizes, size + reach)
+        start, stop = self._window(size - reach, size + reach)
         if start >= stop:
             return
+        for position in range(start, stop):
+            if self._sets[position] is None:
+                raise deferred_in_window(self._ids[position])
         if self._matrix is None:
             self._matrix = (
                 np.stack(self._sketches)
@@ -123,19 +243,13 @@ class InMemoryReleasedCellStore:
             )
         distances = np.abs(self._matrix[start:stop] - bucket_counts(entities)).sum(axis=1)
         for offset in np.flatnonzero(distances <= reach).tolist():
-            yield self._ids[start + offset], self._sets[start + offset]
+            yield self._ids[start + offset], self._sets[start + offset]  # type: ignore[misc]
 
     def to_bytes(self) -> bytes:
-        """Serialise the store (ids, sets) with a BLAKE2b checksum against corruption."""
-        parts = [_MAGIC, struct.pack("<Q", len(self._ids))]
-        for cell_id, entities in zip(self._ids, self._sets, strict=True):
-            encoded = cell_id.encode("utf-8")
-            parts.append(struct.pack("<I", len(encoded)))
-            parts.append(encoded)
-            parts.append(struct.pack("<Q", entities.size))
-            parts.append(entities.astype(HASH_DTYPE, copy=False).tobytes())
-        body = b"".join(parts)
-        return body + hashlib.blake2b(body, digest_size=_DIGEST_BYTES).digest()
+        """Serialise the store (see :mod:`.released_bytes`)."""
+        from countyos.lab.disclosure.released_bytes import store_to_bytes
+
+        return store_to_bytes(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> InMemoryReleasedCellStore:
@@ -144,38 +258,8 @@ class InMemoryReleasedCellStore:
         Raises:
             InvalidInputError: the bytes are not a store, are truncated or fail the checksum.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidInputError("a released-cell store is read from bytes")
-        data = bytes(data)
-        if data.startswith(_FORMAT_1):
-            raise InvalidInputError(
-                "this released-cell store was written with the former entity hash scheme "
-                "(keyed BLAKE2b); its sets cannot be compared with current ones: re-run the job"
-            )
-        if len(data) < len(_MAGIC) + 8 + _DIGEST_BYTES or not data.startswith(_MAGIC):
-            raise InvalidInputError("not a CountyOS released-cell store (bad header)")
-        body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]
-        if hashlib.blake2b(body, digest_size=_DIGEST_BYTES).digest() != digest:
-            raise InvalidInputError("released-cell store data is corrupt (checksum mismatch)")
+        from countyos.lab.disclosure.released_bytes import store_from_bytes
+
         store = cls()
-        offset = len(_MAGIC)
-        (count,) = struct.unpack_from("<Q", body, offset)
-        offset += 8
-        try:
-            for _ in range(count):
-                (id_length,) = struct.unpack_from("<I", body, offset)
-                offset += 4
-                cell_id = body[offset : offset + id_length].decode("utf-8")
-                offset += id_length
-                (size,) = struct.unpack_from("<Q", body, offset)
-                offset += 8
-                if offset + 8 * size > len(body):
-                    raise InvalidInputError("released-cell store data is truncated")
-                entities = np.frombuffer(body, dtype=HASH_DTYPE, count=size, offset=offset)
-                offset += 8 * size
-                store.add(cell_id, entities)
-        except (struct.error, UnicodeDecodeError) as error:
-            raise InvalidInputError("released-cell store data is malformed") from error
-        if offset != len(body):
-            raise InvalidInputError("released-cell store data has trailing bytes")
+        store_from_bytes(data, store)
         return store

@@ -106,7 +106,7 @@ def test_preflight_on_twins_explains_every_suppression(lab, engine, policies, wr
     )
     assert preview.explain and not real.explain
     assert preview.sql_rewritten == real.sql_rewritten
-    assert preview.entity_sets is not None
+    assert preview.recipe is not None and preview.recipe != real.recipe  # twins: other files
     codes = set(preview.table.column("s_status").to_pylist())
     assert "ok" in codes and codes - {"ok"}
     assert codes <= {"ok", "zero", "threshold", "dominance_p", "dominance_nk", "complementary"}
@@ -129,14 +129,39 @@ def test_preflight_on_twins_explains_every_suppression(lab, engine, policies, wr
     assert not twin_checks & {"dominance_p", "dominance_nk"}
 
 
-def test_record_needs_entity_sets(lab, engine, policies) -> None:
-    result = run(
-        "SELECT township, COUNT(*) AS n FROM persons GROUP BY 1", lab, engine, policies,
-        entity_sets=False,
-    )
-    assert result.entity_sets is None
+def test_a_volatile_query_without_entity_sets_cannot_be_recorded(
+    lab, engine, policies, monkeypatch
+) -> None:
+    # aggregate mode allows no clock or random function; pretend lower() were one
+    from countyos.lab.checked_sql import recipes
+
+    monkeypatch.setattr(recipes, "VOLATILE", recipes.VOLATILE | {"lower"})
+    sql = "SELECT lower(township) AS t, COUNT(*) AS n FROM persons GROUP BY 1"
+    result = run(sql, lab, engine, policies, entity_sets=False)
+    assert result.entity_sets is None and result.recipe is None
     with pytest.raises(InvalidInputError):
         result.record(InMemoryReleasedCellStore())
+    recordable = run(sql, lab, engine, policies)
+    assert recordable.recipe is None and recordable.entity_sets is not None
+    store = InMemoryReleasedCellStore()
+    assert recordable.record(store) > 0
+    assert not any(entry.deferred for entry, _, _ in store.entries())
+
+
+def test_record_without_sets_is_deferred_with_the_recipe(lab, engine, policies) -> None:
+    result = run(
+        "SELECT township, COUNT(*) AS n FROM persons GROUP BY 1", lab, engine, policies,
+        entity_sets=False, table_id="job-3",
+    )
+    assert result.entity_sets is None and result.recipe is not None
+    store = InMemoryReleasedCellStore()
+    recorded = result.record(store)
+    released = [o for o in result.report.cells if o.released]
+    assert recorded == len(released) > 0
+    entries = [entry for entry, _, _ in store.entries()]
+    assert all(entry.deferred and entry.digest for entry in entries)
+    assert {e.digest for e in entries} == {result.digests["n"][o.key] for o in released}
+    assert all(store.recipe_of(e.cell_id) == result.recipe for e in entries)
 
 
 def test_record_stores_released_cells_only(lab, engine, policies) -> None:

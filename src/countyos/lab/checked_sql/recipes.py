@@ -1,0 +1,172 @@
+"""What lets checked SQL skip entity sets: register proofs, cell digests and recipes.
+
+Owns three things the runner uses to avoid hashing every unit of every cell:
+
+- :func:`registers_proven`: a table the catalog claims is a register (one row per entity key
+  value) is checked once per set of data files with one ``COUNT(DISTINCT key)`` query; the
+  answer is kept for as long as the files are unchanged (lake files are immutable; a file's
+  size and modification time are part of the cache key for anything else). Joins are only on
+  entity keys, so registers joined stay one row per unit.
+- :func:`query_recipe`: the canonical text of a query and the exact data it read (developer SQL
+  as planned, table policies, data files, granted columns). From it the entity set of every cell
+  can be recomputed exactly (:func:`materialise_recipe`), so a release can be recorded *deferred*
+  (sizes and digests only) and its sets recomputed only when a later cell comes close in size.
+  A query calling a volatile function (``random()``, ``now()``, ``current_date`` …) has no
+  recipe: recomputing it could give another set.
+- :func:`cell_digest`: ``sha256(recipe, output column, cell key)``; equal digests mean equal
+  sets (the same deterministic query on the same immutable files), so the same query asked
+  again is known to be the same group without any set.
+
+This module must not decide on disclosure or release anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import sqlglot.expressions as exp
+
+from countyos.engine import Engine, QueryLimits, TableSource, parse_read_only
+from countyos.errors import InternalError
+from countyos.lab.checked_sql.plan import CheckedPlan
+from countyos.lab.checked_sql.policy import TablePolicy
+
+RECIPE_SCHEME = "countyos-checked-sql-recipe/1"
+
+#: Function names whose value changes between runs (sqlglot class or SQL names, lower case).
+VOLATILE = frozenset({
+    "rand", "random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "now", "today", "age",
+    "currentdate", "current_date", "currenttime", "current_time", "currenttimestamp",
+    "current_timestamp", "current_localtime", "current_localtimestamp", "get_current_time",
+    "get_current_timestamp", "transaction_timestamp", "localtime", "localtimestamp",
+    "currentdatetime", "setseed", "nextval",
+})
+
+_PROOFS: dict[tuple, bool] = {}
+_PROOFS_LOCK = threading.Lock()
+_MAX_PROOFS = 4096
+
+
+def _file_identity(path: str) -> tuple:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (path,)
+    return (path, stat.st_size, stat.st_mtime_ns)
+
+
+def registers_proven(
+    plan: CheckedPlan, engine: Engine, sources: Mapping[str, TableSource], limits: QueryLimits
+) -> bool:
+    """Whether every register the plan relies on holds exactly one row per entity key value."""
+    if not plan.unique_entities:
+        return False
+    for table, key in plan.registers:
+        source = sources.get(table)
+        if source is None:
+            return False
+        identity = (tuple(_file_identity(path) for path in source.files), key.lower())
+        with _PROOFS_LOCK:
+            known = _PROOFS.get(identity)
+        if known is None:
+            column = exp.to_identifier(key, quoted=True).sql(dialect="duckdb")
+            name = exp.to_identifier(table, quoted=True).sql(dialect="duckdb")
+            sql = (f"SELECT COUNT(*) = COUNT(DISTINCT {column}) AND COUNT({column}) = COUNT(*) "
+                   f"AS one_row_per_unit FROM {name}")
+            result = engine.execute(parse_read_only(sql), {table: source}, limits=limits)
+            known = bool(result.table.column(0)[0].as_py())
+            with _PROOFS_LOCK:
+                if len(_PROOFS) >= _MAX_PROOFS:
+                    _PROOFS.clear()
+                _PROOFS[identity] = known
+        if not known:
+            return False
+    return True
+
+
+def _function_names(plan: CheckedPlan) -> set[str]:
+    trees = [plan.rows, *(select for _, select in plan.views)]
+    trees += [part for spec in plan.aggregates for part in (spec.argument, spec.condition)
+              if part is not None]
+    trees += [key.expression for key in plan.keys]
+    names: set[str] = set()
+    for tree in trees:
+        for node in tree.find_all(exp.Func):
+            names.add(type(node).__name__.lower())
+            names.add(node.sql_name().lower())
+            if isinstance(node, exp.Anonymous):
+                names.add(str(node.name).lower())
+    return names
+
+
+def query_recipe(plan: CheckedPlan, sources: Mapping[str, TableSource]) -> str | None:
+    """The canonical recipe text of a plan over ``sources`` (``None`` for volatile queries)."""
+    policies = dict(plan.policies)
+    if _function_names(plan) & VOLATILE:
+        return None
+    tables = sorted(plan.tables)
+    if any(table not in sources or table not in policies for table in tables):
+        return None
+    body: dict[str, Any] = {
+        "scheme": RECIPE_SCHEME,
+        "sql": plan.sql,
+        "policies": {table: _policy_dict(policies[table]) for table in tables},
+        "sources": {table: {"files": list(sources[table].files),
+                            "columns": list(sources[table].columns or [])} for table in tables},
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _policy_dict(policy: TablePolicy) -> dict[str, Any]:
+    return {"entity_key": policy.entity_key, "roles": dict(sorted(dict(policy.roles).items())),
+            "key_domain": policy.key_domain, "entity_key_unique": policy.entity_key_unique}
+
+
+def key_text(key: tuple) -> str:
+    """A canonical text of a cell key (type and value of each part)."""
+    return json.dumps([[type(part).__name__, str(part)] for part in key], ensure_ascii=False)
+
+
+def cell_digest(recipe: str, column: str, key: tuple) -> str:
+    """The digest naming one cell of one output column of a recipe's query."""
+    text = json.dumps([recipe, column, key_text(key)], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_recipe(recipe: str) -> tuple[str, dict[str, TablePolicy], dict[str, TableSource]]:
+    """The developer SQL, policies and sources of a recipe."""
+    try:
+        body = json.loads(recipe)
+        if body.get("scheme") != RECIPE_SCHEME:
+            raise ValueError(body.get("scheme"))
+        policies = {name: TablePolicy(**value) for name, value in body["policies"].items()}
+        sources = {name: TableSource(name, tuple(value["files"]), tuple(value["columns"]) or None)
+                   for name, value in body["sources"].items()}
+        return str(body["sql"]), policies, sources
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InternalError("a released cell's recipe cannot be read") from error
+
+
+def materialise_recipe(
+    recipe: str, *, engine: Engine, secret: bytes, limits: QueryLimits | None = None
+) -> dict[str, np.ndarray]:
+    """Recompute the entity set of every cell of a recipe's query, by cell digest."""
+    from countyos.lab.checked_sql.planner import plan_checked_query
+    from countyos.lab.checked_sql.runner import run_checked_query
+
+    sql, policies, sources = read_recipe(recipe)
+    plan = plan_checked_query(sql, policies=policies)
+    result = run_checked_query(plan, engine=engine, sources=sources, secret=secret,
+                               table_id="recipe", limits=limits, entity_sets=True,
+                               exact_sets=True)
+    sets: dict[str, np.ndarray] = {}
+    for column, per_cell in (result.entity_sets or {}).items():
+        for key, entities in per_cell.items():
+            sets[cell_digest(recipe, column, key)] = entities
+    return sets
