@@ -181,7 +181,8 @@ class ReleasedCells(Base):
 
     A cell is stored with its set (``hashes``) or deferred (``hashes`` NULL, ``recipe_id`` set):
     the set is recomputed from the recipe when a later cell needs the comparison, then stored.
-    ``digest`` names the cell's definition (equal digests: equal sets).
+    ``digest`` names the cell's definition (equal digests: equal sets). A deferred cell may know
+    its number of units only within bounds: ``size`` .. ``size_high`` (NULL: ``size`` is exact).
     """
 
     __tablename__ = "lab_released_cells"
@@ -190,6 +191,7 @@ class ReleasedCells(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("lab_projects.id"), index=True)
     cell_id: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer, index=True)
+    size_high: Mapped[int | None] = mapped_column(Integer, nullable=True)
     hashes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipe_id: Mapped[int | None] = mapped_column(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from countyos.db.lab_models import ReleasedCells, ReleasedRecipe
 from countyos.engine import Engine, QueryLimits
-from countyos.errors import InternalError, InvalidInputError
+from countyos.errors import InvalidInputError
 from countyos.lab.checked_sql.recipes import materialise_recipe
 from countyos.lab.disclosure import (
     InMemoryReleasedCellStore,
@@ -31,7 +31,13 @@ from countyos.lab.disclosure import (
     differencing_focus,
 )
 from countyos.lab.disclosure.entity_sets import HASH_DTYPE, validate_entity_set
-from countyos.lab.disclosure.released_store import ReleasedEntry, check_digest, deferred_in_window
+from countyos.lab.disclosure.released_store import (
+    ReleasedEntry,
+    check_bounds,
+    check_digest,
+    check_recomputed,
+    deferred_in_window,
+)
 
 SECRET_FILE = "entity-hash.key"
 
@@ -69,8 +75,10 @@ class DatabaseReleasedCellStore:
                                         digest=digest))
         self._session.flush()
 
-    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str) -> None:
+    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str,
+                     size_high: int | None = None) -> None:
         check_digest(digest, required=True)
+        high = check_bounds(size, size_high)
         if not recipe:
             raise InvalidInputError("a deferred released cell needs its recipe")
         recipe_id = self._recipe_ids.get(recipe)
@@ -80,8 +88,8 @@ class DatabaseReleasedCellStore:
             self._session.flush()
             recipe_id = self._recipe_ids[recipe] = row.id
         self._session.add(ReleasedCells(project_id=self._project_id, cell_id=cell_id,
-                                        size=int(size), hashes=None, digest=digest,
-                                        recipe_id=recipe_id))
+                                        size=int(size), size_high=high if high > size else None,
+                                        hashes=None, digest=digest, recipe_id=recipe_id))
         self._session.flush()
 
     def add_all(self, pending: InMemoryReleasedCellStore, prefix: str) -> int:
@@ -92,20 +100,22 @@ class DatabaseReleasedCellStore:
             if entities is not None:
                 self.add(cell_id, entities, entry.digest)
             else:
-                self.add_deferred(cell_id, entry.size, str(entry.digest), str(recipe))
+                self.add_deferred(cell_id, entry.size, str(entry.digest), str(recipe),
+                                  entry.size_high)
             count += 1
         return count
 
     def entries_between(self, low: int, high: int) -> Iterator[ReleasedEntry]:
+        upper = func.coalesce(ReleasedCells.size_high, ReleasedCells.size)
         rows = self._session.execute(
             select(ReleasedCells.cell_id, ReleasedCells.size, ReleasedCells.digest,
-                   ReleasedCells.hashes.is_(None)).where(
+                   ReleasedCells.hashes.is_(None), upper).where(
                 ReleasedCells.project_id == self._project_id,
-                ReleasedCells.size >= low, ReleasedCells.size <= high)
+                ReleasedCells.size <= high, upper >= low)
             .order_by(ReleasedCells.size, ReleasedCells.id)
         )
-        for cell_id, size, digest, deferred in rows:
-            yield ReleasedEntry(cell_id, int(size), digest, bool(deferred))
+        for cell_id, size, digest, deferred, size_high in rows:
+            yield ReleasedEntry(cell_id, int(size), digest, bool(deferred), int(size_high))
 
     def _row(self, cell_id: str) -> ReleasedCells:
         row = self._session.scalar(select(ReleasedCells).where(
@@ -128,17 +138,17 @@ class DatabaseReleasedCellStore:
     def fill(self, cell_id: str, entities: np.ndarray) -> None:
         row = self._row(cell_id)
         entities = validate_entity_set(entities)
-        if entities.size != row.size:
-            raise InternalError("a recomputed entity set does not have the recorded size",
-                                details={"cell_id": cell_id})
+        check_recomputed(row.size, row.size_high or row.size, entities, cell_id)
+        row.size, row.size_high = int(entities.size), None
         row.hashes = np.ascontiguousarray(entities, dtype=HASH_DTYPE).tobytes()
         self._session.flush()
 
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
+        upper = func.coalesce(ReleasedCells.size_high, ReleasedCells.size)
         rows = self._session.execute(
             select(ReleasedCells.cell_id, ReleasedCells.hashes).where(
                 ReleasedCells.project_id == self._project_id,
-                ReleasedCells.size >= low, ReleasedCells.size <= high)
+                ReleasedCells.size <= high, upper >= low)
         )
         for cell_id, blob in rows:
             if blob is None:
@@ -164,7 +174,8 @@ def comparison_store(
     """
     if len(store) == 0:
         return None
-    close = close_entries(store, [(int(s.size), None) for s in sets.values()], threshold)
+    close = close_entries(store, [(int(s.size), int(s.size), None) for s in sets.values()],
+                          threshold)
     if not close:
         return None
     return differencing_focus(store, close, by_digest={}, materialise=functools.partial(

@@ -53,8 +53,9 @@ class Cell:
     hidden: bool = False
 
 
-def read_cells(plan: CheckedPlan, statistics: pa.Table) -> list[Cell]:
-    """The non-empty cells of the statistics result, in result order.
+def read_cells(plan: CheckedPlan, statistics: pa.Table, units: list | None = None) -> list[Cell]:
+    """The non-empty cells of the statistics result, in result order (``units`` replaces the
+    result's unit counts, e.g. by their lower bounds).
 
     Raises:
         InvalidInputError: a cell holds rows whose entity key is NULL (units cannot be counted).
@@ -64,7 +65,8 @@ def read_cells(plan: CheckedPlan, statistics: pa.Table) -> list[Cell]:
             "the entity key has nulls in the data read by this query; the disclosure checks "
             "need every row to belong to an identified unit (ask the data steward)"
         )
-    units = statistics.column(UNITS).to_pylist()
+    if units is None:
+        units = statistics.column(UNITS).to_pylist()
     if not plan.keys:
         return [Cell((TOTAL,), int(count), row) for row, count in enumerate(units)]
     values = [statistics.column(key_column(k.position)).to_pylist() for k in plan.keys]
@@ -132,6 +134,10 @@ def complete_cells(
                 result.append(Cell(key_tuple, 0, None))
     if len(result) > max_cells:
         _too_many(max_cells)
+    if not result:
+        # no row at all: one hidden placeholder, so the developer gets the same empty table as
+        # when every group is rare (an error here would tell that nothing matched)
+        result.append(Cell((None,) * plan.width, 0, None, hidden=True))
     result.sort(key=lambda cell: sort_key(cell.key))
     return result
 

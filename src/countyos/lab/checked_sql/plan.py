@@ -106,8 +106,6 @@ class CheckedPlan:
         outputs: the developer's result columns, in SELECT order.
         order: sort of the result: (key position, descending) pairs.
         unique_entities: every table read is claimed to be a register (one row per unit).
-        registers: (table, entity key column) of every table claimed to be a register; the
-            runner proves the claim on the data before it relies on it.
         policies: the table policy of every table read (name, policy), for recipes.
         margins_known: treat the total of every line of the table as known (see
             ``countyos.lab.disclosure.OutputTable``).
@@ -125,7 +123,6 @@ class CheckedPlan:
     order: tuple[tuple[int, bool], ...]
     unique_entities: bool
     margins_known: bool = True
-    registers: tuple[tuple[str, str], ...] = ()
     policies: tuple[tuple[str, Any], ...] = ()
 
     @property

@@ -126,10 +126,6 @@ def plan_checked_query(
         order=order,
         unique_entities=scope.unique,
         margins_known=bool(margins_known),
-        registers=tuple(sorted(
-            (table, grants[table].entity_key) for table in parsed.tables
-            if table in grants and grants[table].entity_key_unique
-        )),
         policies=tuple(sorted((table, grants[table]) for table in parsed.tables if table in grants)),
     )
 

@@ -2,18 +2,18 @@
 
 Owns three things the runner uses to avoid hashing every unit of every cell:
 
-- :func:`registers_proven`: a table the catalog claims is a register (one row per entity key
-  value) is checked once per set of data files with one ``COUNT(DISTINCT key)`` query; the
-  answer is kept for as long as the files are unchanged (lake files are immutable; a file's
-  size and modification time are part of the cache key for anything else). Joins are only on
-  entity keys, so registers joined stay one row per unit.
+- :func:`row_multiplicity`: the most rows one unit can have in the rows a query reads, from the
+  most rows per entity key value of each table (one ``GROUP BY key`` per set of data files,
+  kept for as long as the files are unchanged; lake files are immutable). 1 means every row is
+  a different unit (a register): the per-unit grouping is skipped; more lets the bounded checks
+  of :mod:`.bounded` decide most cells without it.
 - :func:`query_recipe`: the canonical text of a query and the exact data it read (developer SQL
   as planned, table policies, data files, granted columns). From it the entity set of every cell
   can be recomputed exactly (:func:`materialise_recipe`), so a release can be recorded *deferred*
   (sizes and digests only) and its sets recomputed only when a later cell comes close in size.
   A query calling a volatile function (``random()``, ``now()``, ``current_date`` …) has no
   recipe: recomputing it could give another set.
-- :func:`cell_digest`: ``sha256(recipe, output column, cell key)``; equal digests mean equal
+- :func:`cell_digest`: a hash of the recipe, output column and cell key; equal digests mean equal
   sets (the same deterministic query on the same immutable files), so the same query asked
   again is known to be the same group without any set.
 
@@ -22,6 +22,7 @@ This module must not decide on disclosure or release anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -61,33 +62,73 @@ def _file_identity(path: str) -> tuple:
     return (path, stat.st_size, stat.st_mtime_ns)
 
 
-def registers_proven(
+def unit_rows(engine: Engine, source: TableSource, key: str, limits: QueryLimits) -> int | None:
+    """The most rows one value of ``key`` has in ``source`` (``None`` if some row's key is NULL).
+
+    One ``GROUP BY key`` over the files, kept as long as they are unchanged (lake files never
+    change; size and modification time are part of the cache key for anything else).
+    """
+    identity = (tuple(_file_identity(path) for path in source.files), key.lower())
+    with _PROOFS_LOCK:
+        if identity in _PROOFS:
+            return _PROOFS[identity]
+    column = exp.to_identifier(key, quoted=True).sql(dialect="duckdb")
+    name = exp.to_identifier(source.name, quoted=True).sql(dialect="duckdb")
+    sql = (f"SELECT COALESCE(MAX(rows_per_unit) FILTER (WHERE unit IS NOT NULL), 0) AS most, "
+           f"COUNT(*) FILTER (WHERE unit IS NULL) AS nulls FROM (SELECT {column} AS unit, "
+           f"COUNT(*) AS rows_per_unit FROM {name} GROUP BY {column}) AS units")
+    result = engine.execute(parse_read_only(sql), {source.name: source}, limits=limits)
+    most, nulls = (result.table.column(i)[0].as_py() for i in range(2))
+    known = None if nulls else max(1, int(most or 0))
+    with _PROOFS_LOCK:
+        if len(_PROOFS) >= _MAX_PROOFS:
+            _PROOFS.clear()
+        _PROOFS[identity] = known
+    return known
+
+
+def row_multiplicity(
     plan: CheckedPlan, engine: Engine, sources: Mapping[str, TableSource], limits: QueryLimits
-) -> bool:
-    """Whether every register the plan relies on holds exactly one row per entity key value."""
-    if not plan.unique_entities:
-        return False
-    for table, key in plan.registers:
-        source = sources.get(table)
-        if source is None:
-            return False
-        identity = (tuple(_file_identity(path) for path in source.files), key.lower())
-        with _PROOFS_LOCK:
-            known = _PROOFS.get(identity)
-        if known is None:
-            column = exp.to_identifier(key, quoted=True).sql(dialect="duckdb")
-            name = exp.to_identifier(table, quoted=True).sql(dialect="duckdb")
-            sql = (f"SELECT COUNT(*) = COUNT(DISTINCT {column}) AND COUNT({column}) = COUNT(*) "
-                   f"AS one_row_per_unit FROM {name}")
-            result = engine.execute(parse_read_only(sql), {table: source}, limits=limits)
-            known = bool(result.table.column(0)[0].as_py())
-            with _PROOFS_LOCK:
-                if len(_PROOFS) >= _MAX_PROOFS:
-                    _PROOFS.clear()
-                _PROOFS[identity] = known
-        if not known:
-            return False
-    return True
+) -> int | None:
+    """The most rows one unit can have in the rows a plan reads (1: every row is a unit).
+
+    Each table read contributes the most rows one entity key value has in it (:func:`unit_rows`);
+    joins are on entity keys only, so a unit's joined rows are at most the product over the
+    tables and views in its FROM clause (a LEFT join keeps at least one row; WHERE only drops
+    rows). ``None`` when it cannot be told (a NULL entity key, an unknown table).
+    """
+    policies = dict(plan.policies)
+    views = dict(plan.views)
+    per_table: dict[str, int | None] = {}
+    for table in plan.tables:
+        source, policy = sources.get(table), policies.get(table)
+        if source is None or policy is None:
+            return None
+        per_table[table] = unit_rows(engine, source, policy.entity_key, limits)
+    return _multiplicity(plan.rows, views, per_table, depth=0)
+
+
+def _multiplicity(select: exp.Expression, views: Mapping[str, exp.Select],
+                  per_table: Mapping[str, int | None], depth: int) -> int | None:
+    if not isinstance(select, exp.Select) or depth > 32:
+        return None
+    origin = select.args.get("from_") or select.args.get("from")
+    if origin is None:
+        return None
+    total = 1
+    for node in [origin.this, *(join.this for join in select.args.get("joins") or [])]:
+        if isinstance(node, exp.Subquery):
+            factor = _multiplicity(node.this, views, per_table, depth + 1)
+        elif isinstance(node, exp.Table) and not node.args.get("db"):
+            name = node.name.lower()
+            factor = (_multiplicity(views[name], views, per_table, depth + 1) if name in views
+                      else per_table.get(name))
+        else:
+            factor = None
+        if factor is None:
+            return None
+        total *= factor
+    return total
 
 
 def _function_names(plan: CheckedPlan) -> set[str]:
@@ -134,9 +175,15 @@ def key_text(key: tuple) -> str:
 
 
 def cell_digest(recipe: str, column: str, key: tuple) -> str:
-    """The digest naming one cell of one output column of a recipe's query."""
-    text = json.dumps([recipe, column, key_text(key)], ensure_ascii=False)
+    """The digest naming one cell of one output column of a recipe's query:
+    ``sha256(json([sha256(recipe), column, key_text(key)]))``."""
+    text = json.dumps([_recipe_hash(recipe), column, key_text(key)], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _recipe_hash(recipe: str) -> str:
+    return hashlib.sha256(recipe.encode("utf-8")).hexdigest()
 
 
 def read_recipe(recipe: str) -> tuple[str, dict[str, TablePolicy], dict[str, TableSource]]:

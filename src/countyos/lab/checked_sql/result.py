@@ -166,6 +166,9 @@ class CheckedResult:
         recipe: the query's recipe (see ``countyos.lab.checked_sql.recipes``), ``None`` for a
             volatile query; with it ``record`` can store cells deferred, without sets.
         digests: per recorded column, the digest of each cell (empty without a recipe).
+        size_bounds: per recorded column, the (lower, upper) bounds of each cell's number of
+            units when the bounded checks decided the run (``n_entities`` then holds the lower
+            bound); empty when the counts are exact.
     """
 
     table: pa.Table
@@ -179,6 +182,7 @@ class CheckedResult:
     recorded_columns: tuple[str, ...] = ()
     recipe: str | None = None
     digests: Mapping[str, Mapping[tuple, str]] = field(default_factory=dict)
+    size_bounds: Mapping[str, Mapping[tuple, tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def report(self) -> DisclosureReport:
@@ -250,7 +254,8 @@ class CheckedResult:
                 )
             else:
                 recorded += record_deferred(
-                    store, report, table, digests or {}, str(self.recipe)
+                    store, report, table, digests or {}, str(self.recipe),
+                    self.size_bounds.get(column),
                 )
         return recorded
 

@@ -65,6 +65,11 @@ def redact_hash_key(sql: str, key_block: str) -> str:
     return sql.replace(key_block, KEY_PLACEHOLDER) if key_block else sql
 
 
+def sign_column(which: str, family: int) -> str:
+    """Name of the smallest (``"min"``) or largest (``"max"``) row value of a sum family."""
+    return f"{P}{which}{family}"
+
+
 def marker_column(position: int) -> str:
     """Name of the "key is grouped" marker of ``position`` (NULL in margins)."""
     return f"{P}p{position}"
@@ -303,6 +308,7 @@ def build_statistics_sql(
     guard_errors: bool,
     hash_key: str | None = None,
     entities_not_null: bool = False,
+    signs: bool = False,
 ) -> str:
     """The SQL computing every cell's statistics (and, when asked, its contributing units).
 
@@ -321,6 +327,9 @@ def build_statistics_sql(
             ``entity_sets``.
         entities_not_null: the data was proven to have no NULL entity key (registers): the
             NULL count is a constant 0, so a query without entity sets need not read the key.
+        signs: with ``per_entity=False``, also the smallest and largest row value of every
+            sum family (:func:`sign_column`), for the bounded checks of
+            :mod:`countyos.lab.checked_sql.bounded`.
 
     Returns:
         One DuckDB query; result columns are named by :func:`key_column`,
@@ -358,6 +367,11 @@ def build_statistics_sql(
         items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
     for family in families:
         items.extend(_family_statistics(family, per_entity, top))
+        if signs and family.kind == "sum" and not per_entity:
+            where = _q(family.f) if family.f else None
+            for name in ("MIN", "MAX"):
+                items.append(f"{_filtered(f'{name}({_q(str(family.x))})', where)} AS "
+                             f"{_q(sign_column(name.lower(), family.number))}")
     if entity_sets:
         items.extend(_set_lists(families, per_entity))
     for spec in plan.aggregates:

@@ -38,17 +38,19 @@ from countyos.errors import CountyOSError, InvalidInputError, TooLargeError
 from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
 from countyos.lab.checked_sql.entity_sets import cell_entity_sets
 from countyos.lab.checked_sql.plan import CheckedPlan
+from countyos.lab.checked_sql.bounded import bounded_columns, row_tops_wanted
 from countyos.lab.checked_sql.recipes import (
     cell_digest,
     materialise_recipe,
     query_recipe,
-    registers_proven,
+    row_multiplicity,
 )
 from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
 from countyos.lab.checked_sql.rewrite import (
     KEY_PLACEHOLDER,
     NULL_UNITS,
     SET_PREFIX,
+    UNITS,
     build_statistics_sql,
     layout,
     redact_hash_key,
@@ -63,6 +65,8 @@ from countyos.lab.disclosure import (
     differencing_focus,
 )
 from countyos.lab.disclosure.entity_sets import entity_hash_key
+
+_Lists = dict[str, list[np.ndarray]]
 
 def run_checked_query(
     plan: CheckedPlan,
@@ -114,15 +118,31 @@ def run_checked_query(
     rules = rules or DisclosureRules()
     limits = limits or getattr(engine, "default_limits", None) or QueryLimits()
     store = released if released is not None and len(released) > 0 else None
-    per_entity = not registers_proven(plan, engine, sources, limits)
+    multiplicity = row_multiplicity(plan, engine, sources, limits)
+    per_entity = multiplicity != 1
     recipe = None if exact_sets else query_recipe(plan, sources)
     names = layout(plan)
 
-    def statistics_of(with_sets: bool) -> tuple[str, pa.Table, dict[str, list[np.ndarray]] | None]:
-        return _statistics(plan, engine, sources, limits, rules, hash_key, per_entity, with_sets)
+    def statistics_of(exact: bool, with_sets: bool) -> tuple[str, pa.Table, _Lists | None]:
+        top = rules.contributions_needed if exact else row_tops_wanted(multiplicity or 1)
+        return _statistics(plan, engine, sources, limits, top, hash_key,
+                           per_entity and exact, with_sets, not exact)
 
-    sql, statistics, sets = statistics_of(bool(entity_sets) and recipe is None)
-    cells, columns, tables, representatives = _cells_and_tables(plan, statistics, rules, limits)
+    fast = None
+    attempt = (recipe, repr(rules))
+    if (per_entity and multiplicity and recipe is not None and attempt not in _UNDECIDED
+            and not entity_sets_needed(entity_sets, recipe)):
+        fast = _bounded_run(plan, statistics_of, rules, limits, multiplicity, table_id)
+        if fast is None:  # the same query on the same files will not be decided next time either
+            if len(_UNDECIDED) >= 1024:
+                _UNDECIDED.clear()
+            _UNDECIDED.add(attempt)
+    if fast is not None:
+        sql, statistics, sets, cells, columns, tables, representatives, bounds, reports = fast
+    else:
+        sql, statistics, sets = statistics_of(True, entity_sets_needed(entity_sets, recipe))
+        cells, columns, tables, representatives = _cells_and_tables(plan, statistics, rules, limits)
+        bounds, reports = None, None
     digests = {
         column: {cell.key: cell_digest(recipe, column, cell.key) for cell in cells}
         for column in representatives
@@ -130,15 +150,17 @@ def run_checked_query(
     focus: ReleasedCellStore | None = None
     if store is not None:
         wanted = [
-            (tables[column].cell(cell.key).n_entities, digests.get(column, {}).get(cell.key))
+            (*_size_bounds(tables[column], bounds, column, cell.key),
+             digests.get(column, {}).get(cell.key))
             for column in representatives for cell in cells
         ]
         close = close_entries(store, wanted, rules.threshold)
         if close:
-            if sets is None:  # the same cells again, now with their units' hashes
-                sql, statistics, sets = statistics_of(True)
+            if sets is None:  # the same cells again, exactly, now with their units' hashes
+                sql, statistics, sets = statistics_of(True, True)
                 cells, columns, tables, representatives = _cells_and_tables(
                     plan, statistics, rules, limits)
+                bounds, reports = None, None
             found = _cell_sets(cells, sets, representatives)
             by_digest = {
                 digest: found[column][key]
@@ -152,16 +174,17 @@ def run_checked_query(
         family_of = {c.name: names.columns(plan.aggregates[c.aggregate]).entities
                      for c in plan.aggregate_outputs()}
         cell_sets = _cell_sets(cells, sets, family_of)
-    reports: dict[str, DisclosureReport] = {}
-    for column, table in tables.items():
-        compare = focus is not None and column in representatives
-        reports[column] = check_table(
-            table,
-            rules,
-            table_id=f"{table_id}/{column}",
-            released=focus if compare else None,
-            entity_sets=cell_sets[column] if compare and cell_sets is not None else None,
-        )
+    if reports is None:
+        reports = {}
+        for column, table in tables.items():
+            compare = focus is not None and column in representatives
+            reports[column] = check_table(
+                table,
+                rules,
+                table_id=f"{table_id}/{column}",
+                released=focus if compare else None,
+                entity_sets=cell_sets[column] if compare and cell_sets is not None else None,
+            )
     hidden = frozenset(cell.key for cell in cells if cell.hidden)
     reports = joint_reports(tables, reports, hidden, rules)
     table = developer_table(
@@ -174,28 +197,77 @@ def run_checked_query(
         entity_sets=cell_sets,
         sql_rewritten=redact_hash_key(sql, hash_key),
         hidden_cells=len(hidden),
-        per_entity=per_entity,
+        per_entity=per_entity and bounds is None,
         explain=explain,
         recorded_columns=tuple(representatives),
         recipe=recipe,
         digests=digests,
+        size_bounds={column: {key: _size_bounds(tables[column], bounds, column, key)
+                              for key in per_cell} for column, per_cell in bounds.items()}
+        if bounds is not None else {},
     )
+
+
+def entity_sets_needed(entity_sets: bool, recipe: str | None) -> bool:
+    """Whether a run must hash units to be recordable (a query without a recipe)."""
+    return bool(entity_sets) and recipe is None
+
+
+def _size_bounds(table: OutputTable, bounds: dict | None, column: str, key: tuple) -> tuple[int, int]:
+    low = table.cell(key).n_entities
+    if bounds is None or column not in bounds or key not in bounds[column]:
+        return low, low
+    return low, max(low, bounds[column][key])
+
+
+def _bounded_run(plan, statistics_of, rules, limits, multiplicity, table_id):  # type: ignore[no-untyped-def]
+    """The fast path of :mod:`.bounded`: its parts when every cell passes for certain, else
+    ``None``."""
+    sql, statistics, _ = statistics_of(False, False)
+    names = layout(plan)
+    plain = statistics.drop_columns([
+        name for name, kind in zip(statistics.column_names, statistics.schema.types, strict=True)
+        if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
+    ]).to_pydict()
+    converted = bounded_columns(plan, names, plain, multiplicity, rules.contributions_needed)
+    if converted is None:
+        return None
+    columns, highs = converted
+    cells, _, tables, representatives = _cells_and_tables(
+        plan, statistics, rules, limits, columns=columns)
+    if any(cell.hidden for cell in cells):
+        return None
+    reports = {column: check_table(table, rules, table_id=f"{table_id}/{column}")
+               for column, table in tables.items()}
+    if any(report.overall != "pass" for report in reports.values()):
+        return None
+    bounds = {}
+    for column in representatives:
+        spec = plan.aggregates[next(c.aggregate for c in plan.outputs if c.name == column)]
+        rows = highs[names.columns(spec).units]
+        bounds[column] = {cell.key: rows[cell.row] for cell in cells if cell.row is not None}
+    return sql, statistics, None, cells, columns, tables, representatives, bounds, reports
 
 
 def _cells_and_tables(
-    plan: CheckedPlan, statistics: pa.Table, rules: DisclosureRules, limits: QueryLimits
+    plan: CheckedPlan, statistics: pa.Table, rules: DisclosureRules, limits: QueryLimits,
+    columns: dict[str, list] | None = None,
 ) -> tuple[list, dict[str, list], dict[str, OutputTable], dict[str, str]]:
     """The cells of a statistics result, its plain columns, the checked table of every aggregate
-    column, and one column per family of aggregates over the same units (with its list column)."""
+    column, and one column per family of aggregates over the same units (with its list column).
+    ``columns`` replaces the result's plain columns (the bounds of :mod:`.bounded`)."""
     names = layout(plan)
+    if columns is None:
+        list_columns = [
+            name for name, kind in zip(statistics.column_names, statistics.schema.types,
+                                       strict=True)
+            if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
+        ]
+        columns = statistics.drop_columns(list_columns).to_pydict()
     cells = complete_cells(
-        plan, read_cells(plan, statistics), rules.threshold, max(1, limits.max_rows)
+        plan, read_cells(plan, statistics, units=columns[UNITS]), rules.threshold,
+        max(1, limits.max_rows)
     )
-    list_columns = [
-        name for name, kind in zip(statistics.column_names, statistics.schema.types, strict=True)
-        if pa.types.is_list(kind) and name.startswith(SET_PREFIX)
-    ]
-    columns = statistics.drop_columns(list_columns).to_pydict()
     top = rules.contributions_needed
     tables = {}
     representatives: dict[str, str] = {}
@@ -225,14 +297,15 @@ def _statistics(
     engine: Engine,
     sources: Mapping[str, TableSource],
     limits: QueryLimits,
-    rules: DisclosureRules,
+    top: int,
     hash_key: str,
     per_entity: bool,
     need_sets: bool,
-) -> tuple[str, pa.Table, dict[str, list[np.ndarray]] | None]:
+    signs: bool = False,
+) -> tuple[str, pa.Table, _Lists | None]:
     sql = _statistics_sql(
-        plan, per_entity, need_sets, rules.contributions_needed, engine_allows_try(),
-        hash_key if need_sets else None,
+        plan, per_entity, need_sets, top, engine_allows_try(),
+        hash_key if need_sets else None, signs,
     )
     try:
         result = engine.execute(_parsed(sql), sources, limits=limits)
@@ -254,20 +327,22 @@ def _statistics(
 
 
 _SQL_CACHE: dict[tuple, str] = {}
+#: (recipe, rules) whose bounded run could not decide: the result is deterministic.
+_UNDECIDED: set[tuple[str, str]] = set()
 
 
 def _statistics_sql(plan: CheckedPlan, per_entity: bool, need_sets: bool, top: int,
-                    guard_errors: bool, hash_key: str | None) -> str:
+                    guard_errors: bool, hash_key: str | None, signs: bool) -> str:
     """The statistics SQL of a plan, kept by the plan's SQL and policies (building it copies
     the developer's trees; a worker runs the same plans again and again)."""
     key = (plan.sql, repr(plan.policies), plan.margins_known, per_entity, need_sets, top,
-           guard_errors, hash_key)
+           guard_errors, hash_key, signs)
     sql = _SQL_CACHE.get(key)
     if sql is None:
         sql = build_statistics_sql(
             plan, per_entity=per_entity, entity_sets=need_sets, top=top,
-            guard_errors=guard_errors, hash_key=hash_key,
-            entities_not_null=not per_entity,  # registers are proven free of NULL keys
+            guard_errors=guard_errors, hash_key=hash_key, signs=signs,
+            entities_not_null=not per_entity,  # row_multiplicity proved: no NULL keys
         )
         if len(_SQL_CACHE) >= 256:
             _SQL_CACHE.clear()

@@ -170,11 +170,13 @@ def record_deferred(
     table: OutputTable,
     digests: Mapping[tuple, str],
     recipe: str,
+    bounds: Mapping[tuple, tuple[int, int]] | None = None,
 ) -> int:
     """Record the released cells of a table by size, digest and recipe (sets recomputed later).
 
     Like :func:`record_release`, for a caller that can recompute every cell's set from
-    ``recipe`` (see ``countyos.lab.disclosure.released_focus``).
+    ``recipe`` (see ``countyos.lab.disclosure.released_focus``). ``bounds`` gives (lower, upper)
+    bounds of a cell's number of units where it is not known exactly.
 
     Raises:
         InvalidInputError: a digest is missing for a released non-empty cell.
@@ -188,7 +190,8 @@ def record_deferred(
         if digest is None:
             raise InvalidInputError("a digest is missing for a released cell",
                                     details={"cell": outcome.label})
-        store.add_deferred(released_cell_id(report.table_id, table, outcome.key), int(size),
-                           digest, recipe)
+        low, high = bounds.get(outcome.key, (size, size)) if bounds else (size, size)
+        store.add_deferred(released_cell_id(report.table_id, table, outcome.key), int(low),
+                           digest, recipe, int(max(low, high)))
         recorded += 1
     return recorded

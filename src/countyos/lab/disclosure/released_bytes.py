@@ -1,7 +1,8 @@
 """The checksummed byte form of an in-memory released-cell store (a job's pending cells).
 
 Owns :func:`store_to_bytes` and :func:`store_from_bytes`. Format 3 holds every cell with its
-digest and either its entity set or a reference to a recipe (each recipe text is written once);
+digest and either its entity set or its size bounds and a reference to a recipe (each recipe text
+is written once);
 format 2 (sets only) is still read. Format 1 held sets of the former keyed BLAKE2b-64 scheme,
 which cannot be compared with current sets, and is refused rather than read (a silent mix would
 make differencing miss every pair). This module must not hash entity keys or decide anything.
@@ -42,7 +43,7 @@ def store_to_bytes(store: InMemoryReleasedCellStore) -> bytes:
             cells.append(head + entities.astype(HASH_DTYPE, copy=False).tobytes())
         else:
             index = recipes.setdefault(str(recipe), len(recipes))
-            cells.append(head + struct.pack("<I", index))
+            cells.append(head + struct.pack("<QI", entry.size_high, index))
     parts = [_MAGIC, struct.pack("<Q", len(recipes))]
     for recipe in recipes:
         encoded = recipe.encode("utf-8")
@@ -82,7 +83,8 @@ def store_from_bytes(data: bytes, store: InMemoryReleasedCellStore) -> None:
                 entities = np.frombuffer(reader.take(8 * size), dtype=HASH_DTYPE)
                 store.add(cell_id, entities, cell_digest)
             elif kind == _DEFERRED and cell_digest:
-                store.add_deferred(cell_id, size, cell_digest, recipes[reader.unpack("<I")])
+                high, index = reader.unpack("<QI", 2)
+                store.add_deferred(cell_id, size, cell_digest, recipes[index], high)
             else:
                 raise InvalidInputError("released-cell store data is malformed")
     except (struct.error, UnicodeDecodeError, IndexError) as error:

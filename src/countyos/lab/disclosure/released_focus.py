@@ -1,7 +1,7 @@
 """Which released cells a new output must be compared with, and their sets, recomputed if needed.
 
 Owns :func:`close_entries` (the released cells within ``threshold - 1`` units in size of some new
-cell) and :func:`differencing_focus`, which gathers the sets of
+cell; a size known only within bounds counts as every size in them) and :func:`differencing_focus`, which gathers the sets of
 those cells into a small in-memory store for ``check_table``: stored sets as they are; deferred
 ones from a new cell with the same digest, else recomputed by the caller's ``materialise``
 (recipe → sets by digest) and stored back, so each is recomputed at most once. A set that cannot
@@ -33,13 +33,14 @@ Materialise = Callable[[str], Mapping[str, np.ndarray]]
 
 
 def close_entries(
-    store: ReleasedCellStore, wanted: Iterable[tuple[int, str | None]], threshold: int
+    store: ReleasedCellStore, wanted: Iterable[tuple[int, int, str | None]], threshold: int
 ) -> list[ReleasedEntry]:
-    """Released cells that some new cell ``(size, digest)`` must be compared with.
+    """Released cells that some new cell ``(size, size_high, digest)`` must be compared with.
 
     Args:
         store: the project's released cells.
-        wanted: size and digest (or ``None``) of every new cell that may be released.
+        wanted: bounds of the number of units (equal when exact) and digest (or ``None``) of
+            every new cell that may be released.
         threshold: the minimum number of units per cell (the reach is ``threshold - 1``).
 
     Returns:
@@ -49,10 +50,10 @@ def close_entries(
     found: dict[str, ReleasedEntry] = {}
     if reach < 1:
         return []
-    for size, digest in wanted:
-        if size <= 0:
+    for size, size_high, digest in wanted:
+        if size_high <= 0:
             continue
-        window = list(store.entries_between(max(0, size - reach), size + reach))
+        window = list(store.entries_between(max(0, size - reach), size_high + reach))
         if digest is not None and any(entry.digest == digest for entry in window):
             continue  # released before, verbatim: it discloses nothing new (see the docstring)
         for entry in window:
@@ -107,7 +108,7 @@ def _deferred_set(
     if recipe not in recomputed:
         recomputed[recipe] = materialise(recipe)
     entities = recomputed[recipe].get(entry.digest)
-    if entities is None or entities.size != entry.size:
+    if entities is None or not entry.size <= entities.size <= entry.size_high:
         raise InternalError("a released cell's entity set could not be recomputed exactly",
                             details={"cell_id": entry.cell_id})
     return entities

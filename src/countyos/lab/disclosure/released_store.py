@@ -34,15 +34,22 @@ class ReleasedEntry:
 
     Attributes:
         cell_id: the cell's id in the store.
-        size: the number of units behind it.
+        size: the number of units behind it (for a deferred cell recorded from bounds, the
+            lower bound).
         digest: names the cell's definition (equal digests: equal sets), or ``None``.
         deferred: the set is not stored; ``recipe_of`` tells how to recompute it.
+        size_high: the upper bound of the number of units (``size`` when it is exact).
     """
 
     cell_id: str
     size: int
     digest: str | None
     deferred: bool
+    size_high: int = -1
+
+    def __post_init__(self) -> None:
+        if self.size_high < self.size:
+            object.__setattr__(self, "size_high", self.size)
 
 
 @runtime_checkable
@@ -53,12 +60,13 @@ class ReleasedCellStore(Protocol):
         """Record a released cell; ``entities`` is a set made by ``entity_hashes``."""
         ...
 
-    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str) -> None:
-        """Record a released cell by its size, digest and the recipe of its set."""
+    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str,
+                     size_high: int | None = None) -> None:
+        """Record a released cell by its size (or bounds of it), digest and the recipe of its set."""
         ...
 
     def entries_between(self, low: int, high: int) -> Iterator[ReleasedEntry]:
-        """Released cells with ``low <= size <= high``, stored sets or not."""
+        """Released cells whose size (or its bounds) meets ``[low, high]``, sets stored or not."""
         ...
 
     def entity_set(self, cell_id: str) -> np.ndarray | None:
@@ -70,7 +78,7 @@ class ReleasedCellStore(Protocol):
         ...
 
     def fill(self, cell_id: str, entities: np.ndarray) -> None:
-        """Store the recomputed set of a deferred cell."""
+        """Store the recomputed set of a deferred cell (its size must lie within the bounds)."""
         ...
 
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
@@ -101,6 +109,25 @@ def check_new_cell(cell_id: object, known: set[str]) -> None:
         raise ConflictError("this released cell is already recorded", details={"cell_id": cell_id})
 
 
+def check_bounds(size: object, size_high: object) -> int:
+    """Validate a size and its optional upper bound; returns the upper bound."""
+    for value in (size, size_high):
+        if value is None and value is size_high:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError("a released cell's size is a non-negative integer")
+    high = size if size_high is None else size_high
+    if high < size:  # type: ignore[operator]
+        raise InvalidInputError("a released cell's size bounds are reversed")
+    return int(high)  # type: ignore[arg-type]
+
+
+def check_recomputed(entry_size: int, entry_high: int, entities: np.ndarray, cell_id: str) -> None:
+    if not entry_size <= entities.size <= entry_high:
+        raise InternalError("a recomputed entity set does not have the recorded size",
+                            details={"cell_id": cell_id})
+
+
 def check_digest(digest: object, *, required: bool) -> None:
     if digest is None and not required:
         return
@@ -113,12 +140,14 @@ class InMemoryReleasedCellStore:
 
     def __init__(self) -> None:
         self._sizes: list[int] = []
+        self._highs: list[int] = []
         self._ids: list[str] = []
         self._sets: list[np.ndarray | None] = []
         self._digests: list[str | None] = []
         self._recipes: list[str | None] = []
         self._sketches: list[np.ndarray] = []
         self._known: set[str] = set()
+        self._bounded = 0  # deferred cells recorded with size bounds (not an exact size)
         self._matrix: np.ndarray | None = None  # the sketches stacked, rebuilt after an add
 
     def __len__(self) -> int:
@@ -138,27 +167,33 @@ class InMemoryReleasedCellStore:
         check_digest(digest, required=False)
         entities = validate_entity_set(entities).copy()
         entities.setflags(write=False)
-        self._insert(cell_id, int(entities.size), entities, digest, None)
+        self._insert(cell_id, int(entities.size), int(entities.size), entities, digest, None)
 
-    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str) -> None:
+    def add_deferred(self, cell_id: str, size: int, digest: str, recipe: str,
+                     size_high: int | None = None) -> None:
         """Record a released cell whose set the recipe recomputes when a comparison needs it.
 
+        Args:
+            size: its number of units, or a lower bound of it with ``size_high``.
+            size_high: an upper bound of its number of units (``None``: ``size`` is exact).
+
         Raises:
-            InvalidInputError: an empty id, a negative size, a bad digest or an empty recipe.
+            InvalidInputError: an empty id, bad sizes, a bad digest or an empty recipe.
             ConflictError: the id was recorded before.
         """
         check_new_cell(cell_id, self._known)
         check_digest(digest, required=True)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise InvalidInputError("a released cell's size is a non-negative integer")
+        high = check_bounds(size, size_high)
         if not isinstance(recipe, str) or not recipe:
             raise InvalidInputError("a deferred released cell needs its recipe")
-        self._insert(cell_id, size, None, digest, recipe)
+        self._insert(cell_id, size, high, None, digest, recipe)
 
-    def _insert(self, cell_id: str, size: int, entities: np.ndarray | None,
+    def _insert(self, cell_id: str, size: int, high: int, entities: np.ndarray | None,
                 digest: str | None, recipe: str | None) -> None:
         position = bisect.bisect_right(self._sizes, size)
+        self._bounded += high > size
         self._sizes.insert(position, size)
+        self._highs.insert(position, high)
         self._ids.insert(position, cell_id)
         self._sets.insert(position, entities)
         self._digests.insert(position, digest)
@@ -171,16 +206,18 @@ class InMemoryReleasedCellStore:
 
     def entries(self) -> Iterator[tuple[ReleasedEntry, np.ndarray | None, str | None]]:
         """Every cell with its set (or ``None``) and recipe (or ``None``), smallest first."""
-        for position, cell_id in enumerate(self._ids):
-            entry = ReleasedEntry(cell_id, self._sizes[position], self._digests[position],
-                                  self._sets[position] is None)
-            yield entry, self._sets[position], self._recipes[position]
+        for position in range(len(self._ids)):
+            yield self._entry(position), self._sets[position], self._recipes[position]
+
+    def _entry(self, position: int) -> ReleasedEntry:
+        return ReleasedEntry(self._ids[position], self._sizes[position], self._digests[position],
+                             self._sets[position] is None, self._highs[position])
 
     def entries_between(self, low: int, high: int) -> Iterator[ReleasedEntry]:
-        start, stop = self._window(low, high)
-        for position in range(start, stop):
-            yield ReleasedEntry(self._ids[position], self._sizes[position],
-                                self._digests[position], self._sets[position] is None)
+        stop = bisect.bisect_right(self._sizes, high)
+        for position in range(stop):
+            if self._highs[position] >= low:
+                yield self._entry(position)
 
     def _position(self, cell_id: str) -> int:
         if cell_id not in self._known:
@@ -195,19 +232,33 @@ class InMemoryReleasedCellStore:
         return self._recipes[position] if self._sets[position] is None else None
 
     def fill(self, cell_id: str, entities: np.ndarray) -> None:
-        """Store the recomputed set of a deferred cell (its size must match)."""
+        """Store the recomputed set of a deferred cell (its size must lie within the bounds)."""
         position = self._position(cell_id)
         entities = validate_entity_set(entities).copy()
-        if entities.size != self._sizes[position]:
-            raise InternalError("a recomputed entity set does not have the recorded size",
-                                details={"cell_id": cell_id})
+        check_recomputed(self._sizes[position], self._highs[position], entities, cell_id)
         entities.setflags(write=False)
+        self._bounded -= self._highs[position] > self._sizes[position]
+        if entities.size != self._sizes[position]:  # exact now: keep the order by size
+            recipe, digest = self._recipes[position], self._digests[position]
+            for values in (self._sizes, self._highs, self._ids, self._sets, self._digests,
+                           self._recipes, self._sketches):
+                del values[position]
+            self._known.discard(cell_id)
+            self._insert(cell_id, int(entities.size), int(entities.size), None, digest, recipe)
+            position = self._position(cell_id)
+        self._highs[position] = int(entities.size)
         self._sets[position] = entities
         self._sketches[position] = bucket_counts(entities)
         self._matrix = None
 
     def _window(self, low: int, high: int) -> tuple[int, int]:
-        return bisect.bisect_left(self._sizes, low), bisect.bisect_right(self._sizes, high)
+        """Positions of the cells of size ``low..high``; raises if a deferred cell recorded with
+        bounds reaches into the window from below (it would be missed)."""
+        start, stop = bisect.bisect_left(self._sizes, low), bisect.bisect_right(self._sizes, high)
+        for position in range(start if self._bounded else 0):
+            if self._highs[position] >= low and self._sets[position] is None:
+                raise deferred_in_window(self._ids[position])
+        return start, stop
 
     def with_size_between(self, low: int, high: int) -> Iterator[tuple[str, np.ndarray]]:
         """Released cells with ``low <= size <= high`` (a binary search, then a slice)."""

@@ -92,8 +92,11 @@ def test_the_same_query_again_needs_no_entity_set(scored, engine) -> None:
 def test_far_cells_are_not_compared_and_close_ones_are(scored, engine) -> None:
     _, sources, policies = scored
     store, _ = released_deferred(COUNT.format(0), scored, engine)
-    # a keeps 15 units, b 5: both more than 9 units away from every released size (40, 30)
-    far = run(COUNT.format(25), sources, engine, policies, released=store, table_id="job-2")
+    # the release was decided from bounds (3 rows per unit at most): a 40..120 units, b 20..60
+    bounds = sorted((entry.size, entry.size_high) for entry, _, _ in store.entries())
+    assert bounds == [(20, 60), (40, 120)]
+    # a keeps 7 units, b none: more than 9 units away from every released size
+    far = run(COUNT.format(33), sources, engine, policies, released=store, table_id="job-2")
     assert far.entity_sets is None
     assert "differencing" not in {o.status.value for o in far.reports["n"].cells}
     close = run(COUNT.format(9), sources, engine, policies, released=store, table_id="job-3")
@@ -174,3 +177,12 @@ def test_a_deferred_cell_in_a_lookup_window_raises(scored, engine) -> None:
         list(store.with_size_between(0, 100))
     with pytest.raises(InternalError):
         list(store.near(np.arange(40, dtype="<u8"), 9))
+
+
+def test_a_query_matching_nothing_looks_like_one_with_only_rare_groups(scored, engine) -> None:
+    _, sources, policies = scored
+    nothing = run(COUNT.format(1000), sources, engine, policies)  # no unit has that score
+    rare = run(COUNT.format(35), sources, engine, policies)       # 5 units in a, none in b
+    assert nothing.table.num_rows == rare.table.num_rows == 0
+    assert nothing.table.schema == rare.table.schema
+    assert nothing.hidden_cells >= 1 and rare.hidden_cells >= 1

@@ -1,4 +1,4 @@
-"""deferred released cells: recipes, digests, nullable hashes
+"""deferred released cells: recipes, digests, size bounds, nullable hashes
 
 Revision ID: 0006
 Revises: 0005
@@ -28,6 +28,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('lab_released_cells', schema=None) as batch_op:
         batch_op.alter_column('hashes', existing_type=sa.LargeBinary(), nullable=True)
+        batch_op.add_column(sa.Column('size_high', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('digest', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('recipe_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_lab_released_cells_recipe_id', 'lab_released_recipes', ['recipe_id'], ['id'])
@@ -38,6 +39,7 @@ def downgrade() -> None:
         batch_op.drop_constraint('fk_lab_released_cells_recipe_id', type_='foreignkey')
         batch_op.drop_column('recipe_id')
         batch_op.drop_column('digest')
+        batch_op.drop_column('size_high')
         batch_op.alter_column('hashes', existing_type=sa.LargeBinary(), nullable=False)
 
     with op.batch_alter_table('lab_released_recipes', schema=None) as batch_op:
