@@ -20,7 +20,7 @@ from countyos.catalog import organisation
 from countyos.catalog.datasets import DatasetInfo, import_dataset
 from countyos.db.models import Dataset, User
 from countyos.hub import Hub
-from countyos.site_settings import set_showcase_public
+from countyos.site_settings import set_county_name, set_showcase_public
 
 ADMIN = "admin"
 
@@ -82,6 +82,7 @@ def install_demo(
                                             display_name="大数据局管理员")
         # the Demo County starts with its showcase (大屏) open to the public
         set_showcase_public(session, operator, public=True)
+        set_county_name(session, operator, county.name_zh)
         first_township = county.townships[0].code
         for username, role, department, township, display in (
             *DEMO_USERS, ("staff_" + county.townships[0].name_pinyin.lower().replace(" ", ""),

@@ -250,3 +250,11 @@ def test_expired_grant_stops_queued_jobs(lab: Lab) -> None:
     run_once(lab.hub)
     shown = lab.get("dev_zhiyuan", f"/jobs/{job.json()['id']}").json()
     assert shown["status"] == "cancelled" and "expired" in shown["error"]
+
+
+def test_the_demo_county_is_named_after_the_generated_county(lab: Lab) -> None:
+    from countyos.demo.geography import COUNTY_NAME_ZH
+    from countyos.site_settings import county_name
+
+    with lab.hub.db.session() as session:
+        assert county_name(session, lab.hub.settings.county_name) == COUNTY_NAME_ZH == "舜川县"

@@ -218,3 +218,26 @@ def test_vendor_files_are_a_closed_list(portal: Portal) -> None:
         set_showcase_public(session, ADMIN, public=True)
     wall = client.get("/showcase").text
     assert not re.search(r'(src|href)="(https?:)?//', wall)                 # nothing from outside
+
+
+def test_the_county_name_is_a_site_setting_for_admins(portal: Portal) -> None:
+    from countyos.errors import InvalidInputError
+    from countyos.site_settings import county_name, set_county_name
+
+    admin = portal.login("admin")
+    configured = portal.hub.settings.county_name
+    assert configured in admin.get("/").text                         # unset: the configured name
+    with portal.hub.db.session() as session:
+        with pytest.raises(PermissionDeniedError):
+            set_county_name(session, _principal("gongan"), "别的县")
+        for bad in ("", "   ", "县" * 65):
+            with pytest.raises(InvalidInputError):
+                set_county_name(session, ADMIN, bad)
+        assert county_name(session, configured) == configured        # nothing was changed
+        set_county_name(session, ADMIN, " 舜川县 ")
+    page = admin.get("/").text
+    assert "舜川县" in page and configured not in page
+    with portal.hub.db.session() as session:
+        entries = session.execute(select(AuditEntry).where(
+            AuditEntry.action == "site.county_name")).scalars().all()
+        assert [e.details["name"] for e in entries] == ["舜川县"]

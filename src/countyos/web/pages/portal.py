@@ -23,6 +23,7 @@ from countyos.auth import Principal, authenticate
 from countyos.auth.users import get_user
 from countyos.errors import AuthenticationError
 from countyos.hub import Hub
+from countyos.site_settings import county_name
 from countyos.web.pages.i18n import LANG_COOKIE, LANGUAGES, request_language, translations
 from countyos.web.pages.registry import PortalRegistry
 from countyos.web.pages.security import (
@@ -115,6 +116,11 @@ class Portal:
         """The plain gettext of ``language`` (for messages built in Python)."""
         return translations(language).gettext
 
+    def county_name(self) -> str:
+        """The county's name (site setting, else ``Settings.county_name``)."""
+        with self.hub.db.session() as session:
+            return county_name(session, self.hub.settings.county_name)
+
 
 def get_portal(request: Request) -> Portal:
     return request.app.state.portal
@@ -197,7 +203,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "active_nav": active,
         "languages": LANGUAGES,
         "csrf_token": csrf_token(request),
-        "county": portal.hub.settings.county_name,
+        "county": portal.county_name(),
         "version": __version__,
         "is_htmx": request.headers.get("hx-request") == "true",
         "pick": lambda zh, en: (en or zh) if language == "en" else (zh or en),
