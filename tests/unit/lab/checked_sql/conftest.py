@@ -212,3 +212,22 @@ def engine():
     engine = DuckDBEngine(limits=LIMITS, max_idle_databases=2)
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def scored(write_dataset):
+    """Group a: 40 units with 3 rows each, group b: 30 units with 2 rows; a unit's score is its
+    number, so ``score >= k`` drops exactly the units 0 .. k-1 of both groups."""
+    rows = {"unit": [], "grp": [], "score": [], "x": []}
+    for group, units, per_unit in (("a", 40, 3), ("b", 30, 2)):
+        for number in range(units):
+            for _ in range(per_unit):
+                rows["unit"].append(f"{group}-{number:05d}")
+                rows["grp"].append(group)
+                rows["score"].append(number)
+                rows["x"].append(10.0 + number)
+    data = pa.table(rows)
+    roles = {"grp": "dimension", "score": "quasi_identifier", "x": "measure"}
+    sources = {"multi": write_dataset("multi", data)}
+    policies = {"multi": TablePolicy("unit", roles, key_domain="person")}
+    return data, sources, policies

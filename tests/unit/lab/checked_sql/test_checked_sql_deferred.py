@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from countyos.errors import CountyOSError, InternalError
-from countyos.lab.checked_sql import TablePolicy, plan_checked_query, run_checked_query
+from countyos.lab.checked_sql import plan_checked_query, run_checked_query
 from countyos.lab.checked_sql.recipes import cell_digest, materialise_recipe, query_recipe
 from countyos.lab.disclosure import (
     DisclosureRules,
@@ -28,24 +28,6 @@ from countyos.lab.released_cells import comparison_store
 
 SECRET = b"deferred-cells-secret-0123456789"
 COUNT = "SELECT grp, COUNT(*) AS n FROM multi WHERE score >= {} GROUP BY grp"
-
-
-@pytest.fixture
-def scored(write_dataset):
-    """Group a: 40 units with 3 rows each, group b: 30 units with 2 rows; a unit's score is its
-    number, so ``score >= k`` drops exactly the units 0 .. k-1 of both groups."""
-    rows = {"unit": [], "grp": [], "score": []}
-    for group, units, per_unit in (("a", 40, 3), ("b", 30, 2)):
-        for number in range(units):
-            for _ in range(per_unit):
-                rows["unit"].append(f"{group}-{number:05d}")
-                rows["grp"].append(group)
-                rows["score"].append(number)
-    data = pa.table(rows)
-    sources = {"multi": write_dataset("multi", data)}
-    policies = {"multi": TablePolicy("unit", {"grp": "dimension", "score": "quasi_identifier"},
-                                     key_domain="person")}
-    return data, sources, policies
 
 
 def run(sql, sources, engine, policies, **kwargs):  # type: ignore[no-untyped-def]
