@@ -28,6 +28,7 @@ from countyos.catalog.datasets import get_dataset, get_version
 from countyos.engine import TableSource
 from countyos.hub import Hub
 from countyos.lab.checked_sql import plan_checked_query, run_checked_query
+from countyos.lab.checked_sql.recipes import row_multiplicity
 from countyos.lab.disclosure import InMemoryReleasedCellStore
 from countyos.lab.job_context import table_policy
 from countyos.lab.released_cells import lab_secret
@@ -108,7 +109,10 @@ def measure(home: Path, runs: int) -> dict:
             result["checked_all_close"].append(time.perf_counter() - started)
         timings[key] = {**result, "cells": expected.num_rows,
                         "released_cells_in_store": len(store), "close_cells": len(close),
-                        "per_entity": warm.per_entity}
+                        "per_entity": warm.per_entity,
+                        "multiplicity": row_multiplicity(
+                            plan_checked_query(sql, policies=policies), hub.engine, sources,
+                            limits)}
     bare.close()
     hub.close()
     return {"timings": timings, "rows": rows}

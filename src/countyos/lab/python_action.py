@@ -8,27 +8,28 @@ nothing here may put a data value into an error the submitter sees.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from countyos.errors import PermissionDeniedError
 from countyos.hub import Hub
 from countyos.lab.actions import JobStopped, QuarantinedOutput, public_summary
+from countyos.lab.checked_sql.recipes import materialise_recipe
 from countyos.lab.disclosure import (
     InMemoryReleasedCellStore,
     check_regression,
     check_table,
-    entity_hashes,
     record_release,
 )
+from countyos.lab.disclosure.released_focus import Materialise
 from countyos.lab.job_context import JobContext
 from countyos.lab.jobspec import Action, JobBundle
-from countyos.lab.released_cells import DatabaseReleasedCellStore
+from countyos.lab.released_cells import DatabaseReleasedCellStore, comparison_store
 from countyos.lab.sandbox import (
     SandboxLimits,
     load_metrics,
@@ -37,19 +38,27 @@ from countyos.lab.sandbox import (
     read_manifest,
     run_python_job,
 )
+from countyos.lab.sandbox.input_cache import job_input
+from countyos.lab.sandbox.published_units import cell_entity_sets, unit_hashes
 
 
 def materialise_inputs(hub: Hub, ctx: JobContext, datasets: tuple[str, ...], folder: Path) -> dict[str, Path]:
-    """Write the granted columns of each dataset version as one Parquet file for the sandbox."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """The granted columns of each dataset version as one Parquet file for the sandbox.
+
+    Written once per (version files, granted columns) into the lab's input cache and linked
+    into ``folder`` for this job (see ``countyos.lab.sandbox.input_cache``).
+    """
     inputs = {}
     for name in datasets:
         source = ctx.sources[name]
-        table = pads.dataset(list(source.files), format="parquet").to_table(columns=list(source.columns or []))
-        path = folder / f"{name}.parquet"
-        pq.write_table(table, path)
-        inputs[name] = path
+        inputs[name] = job_input(input_cache_dir(hub), folder, name, source.files,
+                                 list(source.columns or []))
     return inputs
+
+
+def input_cache_dir(hub: Hub) -> Path:
+    """Where materialised job inputs are cached (trusted zone, mode 0700)."""
+    return hub.settings.lab_private_dir / "input-cache"
 
 
 def run_python_action(hub: Hub, ctx: JobContext, bundle: JobBundle, action: Action) -> list[QuarantinedOutput]:
@@ -75,7 +84,10 @@ def run_python_action(hub: Hub, ctx: JobContext, bundle: JobBundle, action: Acti
     with hub.db.session() as session:
         released = DatabaseReleasedCellStore(session, ctx.project_id)
         store = released if len(released) else None
-        return [check_published(ctx, published[name], inputs, store) for name in action.outputs]
+        materialise = functools.partial(materialise_recipe, engine=hub.engine, secret=ctx.secret,
+                                        limits=hub.query_limits())
+        return [check_published(ctx, published[name], inputs, store, materialise=materialise)
+                for name in action.outputs]
 
 
 def sandbox_venv(hub: Hub) -> Path:
@@ -86,23 +98,15 @@ def sandbox_venv(hub: Hub) -> Path:
     return beside_source if beside_source.exists() else hub.settings.home / "sandbox-venv"
 
 
-def _real_entities(inputs: dict[str, Path], column: str) -> pa.Array:
-    """The distinct values of ``column`` across the job's real inputs, as text."""
-    parts = [pc.cast(pq.read_table(path, columns=[column])[column], pa.string()).combine_chunks()
-             for path in inputs.values() if column in pq.read_schema(path).names]
-    return pc.unique(pa.concat_arrays(parts)) if parts else pa.array([], pa.string())
+def check_published(  # type: ignore[no-untyped-def]
+    ctx: JobContext, output, inputs: dict[str, Path], released, *,
+    materialise: Materialise | None = None,
+) -> QuarantinedOutput:
+    """Check one published output; tables are compared with ``released`` (None: no store).
 
-
-def _all_real(claimed: list[pa.Array], real: pa.Array) -> bool:
-    """Whether every unit the job published exists in its granted input (no invented units)."""
-    if not claimed:
-        return True
-    units = pc.unique(pc.cast(pa.concat_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray)
-                                                 else a for a in claimed]), pa.string()))
-    return bool(pc.all(pc.is_in(units, value_set=real)).as_py() is not False)
-
-
-def check_published(ctx: JobContext, output, inputs: dict[str, Path], released) -> QuarantinedOutput:  # type: ignore[no-untyped-def]
+    ``materialise`` recomputes the sets of released cells that were recorded deferred (SQL
+    releases, see ``countyos.lab.disclosure.differencing_focus``).
+    """
     path = ctx.output_dir / f"{output.name}.parquet"
     if output.kind == "metrics":
         facts = load_metrics(output)
@@ -119,18 +123,16 @@ def check_published(ctx: JobContext, output, inputs: dict[str, Path], released) 
                                  {"kind": "model_summary", **facts, "check": check.status},
                                  {"rows": len(facts["params"])}, clean=bool(check.passed))
     published = load_published_table(output)
-    entity = output.metadata["entity"]
-    real = _real_entities(inputs, entity)
+    _require_entity_key(ctx, published.output.metadata.get("entity"), inputs)
+    hashes = unit_hashes(published, inputs, ctx.secret)  # refuses units not in the real inputs
     reports, pending = {}, InMemoryReleasedCellStore()
     masked = published.table
     for column in published.output_columns:
-        keys = published.entity_keys(column)
-        if not _all_real(list(keys.values()), real):
-            raise PermissionDeniedError("the job published entities that are not in its granted data")
         table = published.output_table(column)
-        sets = {key: entity_hashes(arr, ctx.secret) for key, arr in keys.items()}
+        sets = cell_entity_sets(published, column, hashes)
+        compare = comparison_store(released, sets, ctx.rules.threshold, materialise=materialise)
         report = check_table(table, ctx.rules, table_id=f"job{ctx.job_id}/{output.name}/{column}",
-                             released=released, entity_sets=sets)
+                             released=compare, entity_sets=sets)
         record_release(pending, report, table, sets)
         reports[column] = report
         masked = _mask_column(masked, published.by, column, report)
@@ -141,6 +143,16 @@ def check_published(ctx: JobContext, output, inputs: dict[str, Path], released) 
         {"kind": "python_" + output.kind, "columns": {c: r.to_dict() for c, r in reports.items()}},
         public_summary(reports.values(), masked.num_rows), clean=clean,
         must_review=output.kind == "figure", pending_cells=pending.to_bytes())
+
+
+def _require_entity_key(ctx: JobContext, entity: object, inputs: dict[str, Path]) -> None:
+    """A published table counts units of a dataset's entity key, never of another column (a
+    column with several values per person, e.g. a visit id, would let one person pass for ten)."""
+    keys = {ctx.policies[name].entity_key for name in inputs if name in ctx.policies}
+    if entity not in keys:
+        raise PermissionDeniedError(
+            "publish_table(entity=…) must name the entity key of a dataset the job reads: "
+            + ", ".join(sorted(keys)))
 
 
 def _mask_column(table: pa.Table, by: list[str], column: str, report) -> pa.Table:  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ snapshots must first fill the deferred cells that read them.
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 from collections.abc import Iterator, Mapping
@@ -21,15 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from countyos.db.lab_models import ReleasedCells, ReleasedRecipe
-from countyos.engine import Engine, QueryLimits
 from countyos.errors import InvalidInputError
-from countyos.lab.checked_sql.recipes import materialise_recipe
 from countyos.lab.disclosure import (
     InMemoryReleasedCellStore,
     ReleasedCellStore,
     close_entries,
     differencing_focus,
 )
+from countyos.lab.disclosure.released_focus import Materialise
 from countyos.lab.disclosure.entity_sets import HASH_DTYPE, validate_entity_set
 from countyos.lab.disclosure.released_store import (
     ReleasedEntry,
@@ -157,26 +155,24 @@ class DatabaseReleasedCellStore:
 
 
 def comparison_store(
-    store: ReleasedCellStore,
+    store: ReleasedCellStore | None,
     sets: Mapping[tuple, np.ndarray],
     threshold: int,
     *,
-    engine: Engine,
-    secret: bytes,
-    limits: QueryLimits | None = None,
+    materialise: Materialise | None,
 ) -> InMemoryReleasedCellStore | None:
     """The released cells that outputs with these entity sets must be compared with.
 
     For outputs whose sets are computed in full (Python jobs): the project's released cells
-    within ``threshold - 1`` units in size of some set, deferred ones recomputed from their
-    recipe. ``None`` when there is nothing to compare with (``check_table`` then skips
-    differencing, which would find nothing).
+    within ``threshold - 1`` units in size of some set, deferred ones recomputed by
+    ``materialise`` (e.g. ``functools.partial(materialise_recipe, engine=…, secret=…)``).
+    ``None`` when there is nothing to compare with (``check_table`` then skips differencing,
+    which would find nothing).
     """
-    if len(store) == 0:
+    if store is None or len(store) == 0:
         return None
     close = close_entries(store, [(int(s.size), int(s.size), None) for s in sets.values()],
                           threshold)
     if not close:
         return None
-    return differencing_focus(store, close, by_digest={}, materialise=functools.partial(
-        materialise_recipe, engine=engine, secret=secret, limits=limits))
+    return differencing_focus(store, close, by_digest={}, materialise=materialise)

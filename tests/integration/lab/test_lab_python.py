@@ -38,6 +38,13 @@ fake = pd.DataFrame({"sex": ["F"] * 20, "person_id": [f"X{i}" for i in range(20)
 countyos_job.publish_table("forged", fake, by=["sex"], entity="person_id", count=True)
 """
 
+# real values of a real column, but not the unit: each birth date stands for many people or one
+OTHER_UNIT = """
+import countyos_job
+people = countyos_job.read("population_registry")
+countyos_job.publish_table("by_town", people, by=["township_code"], entity="birth_date", count=True)
+"""
+
 
 @pytest.fixture(scope="module")
 def py_lab(lab: Lab, sandbox_venv: Path) -> Lab:
@@ -85,6 +92,12 @@ def test_failed_python_job_shows_only_an_error_class(py_lab: Lab) -> None:
 
 def test_forged_entities_are_refused(py_lab: Lab) -> None:
     job = _submit_python(py_lab, FORGED, ["forged"])
+    assert job["status"] == "failed" and job["error_class"] == "PermissionDeniedError"
+    assert job["outputs"] == []
+
+
+def test_units_must_be_the_datasets_entity_key(py_lab: Lab) -> None:
+    job = _submit_python(py_lab, OTHER_UNIT, ["by_town"])
     assert job["status"] == "failed" and job["error_class"] == "PermissionDeniedError"
     assert job["outputs"] == []
 

@@ -11,6 +11,8 @@ publishes aggregated outputs with the facts the disclosure checks need.
 - ``limits``       :class:`SandboxLimits`, reasons; ``result``: :class:`SandboxResult`;
 - ``manifest``     :func:`read_manifest`, :class:`PublishedOutput` (strict: the job wrote it);
 - ``published_tables`` :func:`load_published_table` (table == checked facts), metrics, models;
+- ``published_units`` every published unit is a real one; keyed hashes per cell (cached per input);
+- ``input_cache``  granted inputs materialised once per version and column set, linked per job;
 - ``setup``        :func:`ensure_sandbox_venv` (``python -m countyos.lab.sandbox.setup PATH``);
 - internals: ``execution``, ``command``, ``cgroups``, ``outputs``, ``seccomp``, ``launcher``
   (host side, runs as its own process), ``bootstrap`` and ``job_api`` (inside the sandbox).

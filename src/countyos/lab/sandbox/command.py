@@ -58,7 +58,7 @@ class SandboxLayout:
         venv: the sandbox venv (see :mod:`countyos.lab.sandbox.setup`).
         script: the job's script (world-readable copy).
         support_dir: world-readable copies of ``bootstrap.py`` and the ``countyos_job`` files.
-        inputs: input name → Parquet file (world-readable).
+        inputs: input name → Parquet file (readable by uid or gid 65534).
         out_mount: the host directory mounted at ``/out``.
         etc_dir: the runner-written ``/etc`` files.
         tmp_bytes: size of ``/tmp``.

@@ -1,11 +1,11 @@
 """One run of a job in the sandbox, start to clean-up, without any capability check.
 
 Owns the sequence: a private job directory in the caller's workdir, the ``/etc`` files, a
-world-readable copy of the script (and of inputs that are not world-readable), the ``/out`` tmpfs,
-the job's cgroups, the launcher (which joins the cgroups, sets rlimits and execs bwrap), watching
-the wall clock and total CPU, killing everything in the cgroups, reading what happened, copying
-outputs of a successful run, and removing cgroups, mounts and scratch files whatever happens. Only
-the log file ``<workdir>/<job id>.log`` is kept.
+world-readable copy of the script (and of inputs the sandbox uid could not read), the ``/out``
+tmpfs, the job's cgroups, the launcher (which joins the cgroups, sets rlimits and execs bwrap),
+watching the wall clock and total CPU, killing everything in the cgroups, reading what happened,
+copying outputs of a successful run, and removing cgroups, mounts and scratch files whatever
+happens. Only the log file ``<workdir>/<job id>.log`` is kept.
 
 Callers use :func:`countyos.lab.sandbox.runner.run_python_job`, which refuses to run when the
 sandbox is incomplete; :mod:`countyos.lab.sandbox.capabilities` uses this module directly for its
@@ -31,6 +31,7 @@ from pathlib import Path
 from countyos.lab.sandbox import limits as reasons
 from countyos.lab.sandbox.cgroups import CgroupUsage, JobCgroups
 from countyos.lab.sandbox.command import (
+    SANDBOX_GID,
     SandboxLayout,
     bwrap_argv,
     write_etc_files,
@@ -138,13 +139,16 @@ def execute(
 
 
 def _stage(job_dir: Path, script: Path, inputs: Mapping[str, Path]):
-    """World-readable copies where needed: the script always, inputs only when not readable."""
+    """Readable copies where needed: the script always, inputs only when the sandbox uid could
+    not read them through their mount (neither world-readable nor readable by its group)."""
     staged_script = job_dir / "main.py"
     shutil.copyfile(script, staged_script)
     staged_script.chmod(0o644)
     staged_inputs: dict[str, Path] = {}
     for name, path in inputs.items():
-        if os.stat(path).st_mode & stat.S_IROTH:
+        info = os.stat(path)
+        if info.st_mode & stat.S_IROTH or (info.st_gid == SANDBOX_GID
+                                           and info.st_mode & stat.S_IRGRP):
             staged_inputs[name] = path
             continue
         (job_dir / "inputs").mkdir(exist_ok=True)

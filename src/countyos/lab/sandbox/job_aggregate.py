@@ -128,16 +128,24 @@ def _cell_ids(frame: pd.DataFrame, by: list[str], levels: Mapping[str, Sequence]
 
 
 def _encode(column: pd.Series, declared: Sequence | None):
-    """Codes per row and the levels (declared first, then observed sorted, then null)."""
+    """Codes per row and the levels (declared first, then observed sorted, then null).
+
+    Rows are factorised once in the column's own type (integers, booleans, text) or as Python
+    objects (anything else); only the distinct values are compared with the levels, with Python
+    equality, so the grouping is the same either way.
+    """
     dtype = column.dtype
     declared = list(declared or [])
     if isinstance(dtype, pd.CategoricalDtype):
         known = set(declared)
         declared += [level for level in column.cat.categories if level not in known]
         dtype = np.dtype(object)
-    values = column.astype(object)
-    missing = values.isna().to_numpy()
-    observed = list(pd.unique(values[~missing]))
+    native = _natively_hashable(column)
+    values = column if native else column.astype(object)
+    missing = column.isna().to_numpy()
+    row_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    distinct = list(pd.Index(uniques).astype(object))  # first appearance, no nulls
+    observed = list(distinct)
     try:
         observed.sort()
     except TypeError:
@@ -147,7 +155,9 @@ def _encode(column: pd.Series, declared: Sequence | None):
     if len(known) != len(order):
         raise PublishError("declared levels of a group column contain duplicates")
     order += [level for level in observed if level not in known]
-    codes = pd.Index(order, dtype=object).get_indexer(values).astype(np.int64)
+    positions = pd.Index(order, dtype=object).get_indexer(pd.Index(distinct, dtype=object))
+    positions = np.append(positions, -1).astype(np.int64)   # factorize's -1 (null) stays -1
+    codes = positions[row_codes]
     if (codes[~missing] < 0).any():
         raise PublishError(f"group column {column.name!r} has values that cannot be grouped")
     if missing.any():
@@ -160,7 +170,17 @@ def _encode(column: pd.Series, declared: Sequence | None):
     return codes, series
 
 
+def _natively_hashable(column: pd.Series) -> bool:
+    """Whether the column's values group the same in their own type as Python objects do."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or dtype == np.dtype(object):
+        return False
+    return bool(pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+                or pd.api.types.is_string_dtype(dtype))
+
+
 def _entity_codes(column: pd.Series):
+    """Each row's unit number (first appearance) and the units' keys as text."""
     if column.isna().any():
         raise PublishError("the entity column has nulls; every row must belong to a unit")
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_float_dtype(column):
@@ -170,8 +190,22 @@ def _entity_codes(column: pd.Series):
     if pd.api.types.is_integer_dtype(column):
         text = pa.array(np.asarray(uniques, dtype=np.int64)).cast(pa.string())
     else:
-        text = pa.array([str(value) for value in uniques], pa.string())
+        text = _as_text(uniques)
     return codes.astype(np.int64), text
+
+
+def _as_text(uniques) -> pa.Array:
+    """The distinct keys as text: taken as they are when all are strings, else ``str`` of each."""
+    try:
+        text = pa.array(uniques, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        text = None
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if text is None or text.null_count or not (pa.types.is_string(text.type)
+                                               or pa.types.is_large_string(text.type)):
+        return pa.array([str(value) for value in uniques], pa.string())
+    return text.cast(pa.string())
 
 
 def _numeric(frame: pd.DataFrame, column: str, by: list[str], entity: str):

@@ -6,8 +6,9 @@ releases them this module verifies that the candidate table (what would be relea
 what the quarantine cell facts say (what the disclosure checks look at), and that the entity sets
 match the distinct-entity counts: same cells in the same order, same group values, same values,
 counts, totals and top contributions that can be true of real data. It then hands the cells to
-``countyos.lab.disclosure`` as :class:`OutputTable` objects and the entity keys per cell for the
-differencing check.
+``countyos.lab.disclosure`` as :class:`OutputTable` objects, and the units behind each cell —
+the distinct entity keys once, and per cell their positions among them (``published_units.py``
+proves them real and hashes each once) — for the differencing check.
 
 Limit: the facts are computed by code running in the job's own process; a hostile job can feed
 the API invented rows. Consistency is proved here, honesty of the inputs is not.
@@ -53,12 +54,16 @@ class PublishedTable:
         table: the candidate release (group columns, then one column per statistic).
         cells: quarantine: one row per cell and statistic (see ``countyos_job``).
         entities: quarantine: ``entity_scope``, ``cell``, ``entity`` (text keys).
+        units: the distinct entity keys (text) of ``entities``, each once.
+        unit_codes: per row of ``entities``, the position of its key in ``units``.
     """
 
     output: PublishedOutput
     table: pa.Table
     cells: pa.Table
     entities: pa.Table
+    units: pa.Array
+    unit_codes: np.ndarray
 
     @property
     def by(self) -> list[str]:
@@ -97,16 +102,24 @@ class PublishedTable:
 
         Hash them with ``countyos.lab.disclosure.entity_hashes`` for the differencing check.
         """
+        return {key: self.units.take(pa.array(codes))
+                for key, codes in self.cell_units(output_column).items()}
+
+    def cell_units(self, output_column: str) -> dict[tuple, np.ndarray]:
+        """Positions in :attr:`units` of the units behind every non-empty cell of one column.
+
+        Within a cell each unit appears once (checked when the table was loaded).
+        """
         rows = self._rows(output_column)
         scope = rows["entity_scope"][0].as_py()
-        members = self.entities.filter(pc.equal(self.entities["entity_scope"], scope))
-        keys = self._keys(rows)
-        cell_numbers = members["cell"].to_numpy()
+        member = pc.equal(self.entities["entity_scope"], scope).to_numpy(zero_copy_only=False)
+        cell_numbers = self.entities["cell"].to_numpy()[member]
+        codes = self.unit_codes[member]
         order = np.argsort(cell_numbers, kind="stable")
-        sorted_cells = cell_numbers[order]
-        entities = members["entity"].combine_chunks().take(pa.array(order))
+        sorted_cells, codes = cell_numbers[order], codes[order]
+        keys = self._keys(rows)
         bounds = np.searchsorted(sorted_cells, np.arange(len(keys) + 1))
-        return {keys[cell]: entities[bounds[cell]:bounds[cell + 1]]
+        return {keys[cell]: codes[bounds[cell]:bounds[cell + 1]]
                 for cell in range(len(keys)) if bounds[cell + 1] > bounds[cell]}
 
 
@@ -131,11 +144,26 @@ def load_published_table(output: PublishedOutput) -> PublishedTable:
     table = _read(output, "table", MAX_CELLS)
     cells = _read(output, "cells", MAX_CELLS * len(statistics))
     entities = _read(output, "entities", MAX_ENTITY_ROWS)
-    problem = _check(table, cells, entities, by, statistics, n_cells)
+    units, unit_codes = _units(entities)
+    problem = _check(table, cells, entities, unit_codes, by, statistics, n_cells)
     if problem:
         raise InvalidInputError(f"the published table {output.name!r} is inconsistent: {problem}",
                                 details={"output": output.name})
-    return PublishedTable(output, table, cells, entities)
+    return PublishedTable(output, table, cells, entities, units, unit_codes)
+
+
+def _units(entities: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    """The distinct entity keys and each row's position among them (one hashing pass)."""
+    if entities.column_names[-1:] != ["entity"] or not (
+            pa.types.is_string(entities.schema.field("entity").type)
+            or pa.types.is_large_string(entities.schema.field("entity").type)):
+        return pa.array([], pa.string()), np.zeros(entities.num_rows, dtype=np.int64)
+    keys = entities["entity"].combine_chunks()
+    if keys.null_count:
+        return pa.array([], pa.string()), np.zeros(entities.num_rows, dtype=np.int64)
+    encoded = keys.dictionary_encode()
+    return (encoded.dictionary.cast(pa.string()),
+            encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64))
 
 
 def load_metrics(output: PublishedOutput) -> dict:
@@ -191,7 +219,7 @@ def _read(output: PublishedOutput, role: str, max_rows: int) -> pa.Table:
                                 details={"output": output.name}) from None
 
 
-def _check(table, cells, entities, by, statistics, n_cells) -> str | None:
+def _check(table, cells, entities, unit_codes, by, statistics, n_cells) -> str | None:
     output_columns = [s["output_column"] for s in statistics]
     if table.column_names != [*by, *output_columns] or table.num_rows != n_cells:
         return "the table's columns or rows differ from the manifest"
@@ -200,6 +228,9 @@ def _check(table, cells, entities, by, statistics, n_cells) -> str | None:
         return "the cell facts have other columns or rows than the table"
     if entities.column_names != ["entity_scope", "cell", "entity"]:
         return "the entity sets have unexpected columns"
+    if entities.schema.field("entity").type not in (pa.string(), pa.large_string()) \
+            or not pa.types.is_integer(entities.schema.field("cell").type):
+        return "the entity sets have unexpected column types"
     expected_types = {"cell": pa.int32(), "value": pa.float64(), "n_entities": pa.int64(),
                       "abs_total": pa.float64(), "top_contributions": pa.list_(pa.float64())}
     if any(cells.schema.field(k).type != t for k, t in expected_types.items()):
@@ -210,7 +241,7 @@ def _check(table, cells, entities, by, statistics, n_cells) -> str | None:
         problem = _check_statistic(table, part, by, statistic, n_cells, scope_sizes)
         if problem:
             return problem
-    return _check_entities(entities, scope_sizes, n_cells)
+    return _check_entities(entities, unit_codes, scope_sizes, n_cells)
 
 
 def _check_statistic(table, part, by, statistic, n_cells, scope_sizes) -> str | None:
@@ -270,20 +301,21 @@ def _check_contributions(part, values, n, output_column) -> str | None:
     return None
 
 
-def _check_entities(entities, scope_sizes, n_cells) -> str | None:
+def _check_entities(entities, unit_codes, scope_sizes, n_cells) -> str | None:
     if entities.num_rows and (entities["entity"].null_count or entities["cell"].null_count):
         return "the entity sets hold nulls"
     present = set(pc.unique(entities["entity_scope"]).to_pylist()) if entities.num_rows else set()
     if not present <= set(scope_sizes):
         return "the entity sets hold a scope no statistic uses"
+    all_cells = entities["cell"].to_numpy().astype(np.int64)
+    n_units = int(unit_codes.max()) + 1 if unit_codes.size else 1
     for scope, sizes in scope_sizes.items():
-        members = entities.filter(pc.equal(entities["entity_scope"], scope))
-        cells = members["cell"].to_numpy().astype(np.int64)
+        member = pc.equal(entities["entity_scope"], scope).to_numpy(zero_copy_only=False)
+        cells = all_cells[member]
         if cells.size and (cells.min() < 0 or cells.max() >= n_cells):
             return "the entity sets name cells that do not exist"
-        codes = pc.dictionary_encode(members["entity"].combine_chunks()).indices.to_numpy()
-        pairs = cells * (int(codes.max()) + 1 if codes.size else 1) + codes
-        if np.unique(pairs).size != pairs.size:
+        pairs = np.sort(cells * n_units + unit_codes[member])
+        if (pairs[1:] == pairs[:-1]).any():
             return "the entity sets repeat an entity within a cell"
         if not np.array_equal(np.bincount(cells, minlength=n_cells), sizes):
             return "the entity sets do not match the distinct-entity counts"

@@ -9,6 +9,7 @@ entity set at all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pyarrow as pa
@@ -92,7 +93,8 @@ def test_a_python_output_is_compared_with_a_deferred_sql_release(scored, engine)
     one_less = data.filter(pa.compute.not_equal(data["unit"], "a-00007"))
     table = compute_cell_stats(one_less, ["grp"], "unit", "count")
     sets = reference_sets(one_less, ["grp"], "unit", SECRET)
-    focus = comparison_store(store, sets, 10, engine=engine, secret=SECRET)
+    focus = comparison_store(store, sets, 10, materialise=functools.partial(
+        materialise_recipe, engine=engine, secret=SECRET))
     assert focus is not None
     report = check_table(table, DisclosureRules(), table_id="py", released=focus,
                          entity_sets=sets)

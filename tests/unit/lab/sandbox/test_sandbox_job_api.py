@@ -174,3 +174,39 @@ def test_read_names_missing_inputs(out, tmp_path):
         job_api.read("absent")
     with pytest.raises(job_api.PublishError):
         job_api.read("../etc/passwd")
+
+
+def _facts(frame, **kwargs):
+    table, cells, entities, metadata = job_api.aggregate(frame, **kwargs)
+    members = {}
+    for row in entities.to_pylist():
+        members.setdefault((row["entity_scope"], row["cell"]), set()).add(row["entity"])
+    return table.to_pylist(), cells.to_pylist(), members, metadata
+
+
+@pytest.mark.parametrize("variant", ["str", "pyarrow-string", "python-string", "category"])
+def test_column_types_do_not_change_what_is_published(variant):
+    """Text group and entity columns give the same table, facts and entity sets as plain
+    Python objects (the reference path), whatever pandas type holds them."""
+    frame = people(9)
+    frame["pid"] = [f"P{p:04d}" for p in frame["pid"]]
+    reference = frame.astype({"town": object, "sex": object, "pid": object})
+    dtype = {"str": "str", "pyarrow-string": "string[pyarrow]", "python-string": "string[python]",
+             "category": "category"}[variant]
+    typed = frame.astype({"town": dtype, "sex": dtype, "pid": dtype})
+    kwargs = {"by": ["town", "sex"], "entity": "pid", "sum": "income",
+              "levels": {"sex": ["M", "F", "X"]}}
+    assert _facts(typed, **kwargs) == _facts(reference, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "uint32", "int64[pyarrow]"])
+def test_integer_columns_group_and_key_like_python_ints(dtype):
+    frame = people(10)
+    frame["age_band"] = (frame.index % 4) * 10
+    reference = frame.astype({"age_band": object, "pid": object})
+    typed = frame.astype({"age_band": dtype, "pid": dtype})
+    kwargs = {"by": ["age_band"], "entity": "pid", "count": True, "levels": {"age_band": [40, 0]}}
+    ours, theirs = _facts(typed, **kwargs), _facts(reference, **kwargs)
+    assert ours == theirs
+    assert [row["age_band"] for row in ours[0]] == [40, 0, 10, 20, 30]
+    assert all(entity.isdigit() for cell in ours[2].values() for entity in cell)

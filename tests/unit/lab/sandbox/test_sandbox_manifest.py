@@ -164,6 +164,12 @@ def _set_column(table, name, values):
     # entity sets that do not back the counts
     (("entities", lambda t: t.slice(1)), "entity"),
     (("entities", lambda t: pa.concat_tables([t, t.slice(0, 1)])), "repeat"),
+    # a repeat is found whatever string type holds the keys; keys must be text
+    (("entities", lambda t: t.set_column(2, "entity", pa.array(
+        [t["entity"][0].as_py()] * 2 + t["entity"].to_pylist()[2:], pa.large_string()))),
+     "repeat"),
+    (("entities", lambda t: t.set_column(2, "entity", pa.array(
+        [int(v) for v in t["entity"].to_pylist()], pa.int64()))), "column types"),
 ])
 def test_tampered_table_files_are_refused(published, tamper, message):
     role, change = tamper
