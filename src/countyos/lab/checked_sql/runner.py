@@ -1,27 +1,23 @@
-"""Running a checked plan: one engine query, then the disclosure checks, then the result.
+"""Running a checked plan: the statistics query, the disclosure checks, then the result.
 
 Owns :func:`run_checked_query` (real data or twins) and :func:`preflight_checked_query` (the same
-checks on synthetic twins, explained). Steps: build the statistics SQL (:mod:`.rewrite`), run it
-through the engine (which re-validates it with its read-only guard and DuckDB's own parser), read
-the cells, hide rare group values, enumerate empty cells, check every aggregate column with
-``countyos.lab.disclosure.check_table`` (threshold, zeros, p% and (n,k) dominance on absolute unit
-totals, differencing against the project's released cells, complementary suppression), withhold
-cells jointly across columns, and build the developer's table.
+checks on synthetic twins, explained). Steps: run the statistics SQL (:mod:`.statistics`, built
+by :mod:`.rewrite`), read the cells, hide rare group values, enumerate empty cells, check every
+aggregate column with ``countyos.lab.disclosure.check_table`` (threshold, zeros, p% and (n,k)
+dominance on absolute unit totals, differencing against the project's released cells,
+complementary suppression), withhold cells jointly across columns, and build the developer's
+table.
 
-Entity sets are computed only when needed (see :mod:`.recipes`). A query without volatile
-functions has a *recipe* (its SQL and the immutable files it read), and every cell a *digest*
-naming its definition; its release is recorded deferred (sizes and digests). Against a project's
-released cells, only those within ``threshold - 1`` units in size of a new cell and with another
-digest need a comparison; only then does DuckDB compute the keyed hashes of the units, inside the
-query, exactly like ``countyos.lab.disclosure.entity_hashes``, and deferred released cells get
-their sets recomputed from their recipe. Registers (``entity_key_unique``) skip the per-unit
-grouping once the claim is proven on the data (one COUNT(DISTINCT) per set of files, cached);
-an unproven claim runs the exact per-unit plan.
-
-The statistics SQL embeds the key block of the entity hash. It is never shown: the result's
-``sql_rewritten`` carries a placeholder, and an engine error whose text quotes the SQL has the key
-removed before it is raised. This module must not release anything: the caller releases what the
-reports allow and then calls ``CheckedResult.record``.
+Three plans, by the most rows one unit has in the rows read (``M``, proven on the data by
+:mod:`.recipes`): ``M = 1`` (registers) checks exactly from rows; ``M > 1`` first tries the
+bounded checks of :mod:`.bounded` (row statistics that bound the unit ones; kept only when every
+cell passes for certain) and else adds rows up per unit (exact). Entity sets are computed only
+when needed: a query has a *recipe* and every cell a *digest*, its release is recorded deferred,
+and only new cells within ``threshold - 1`` units of a released one (and not released before
+verbatim) make DuckDB hash the units, inside the query, exactly like
+``countyos.lab.disclosure.entity_hashes``; deferred released sets are then recomputed from their
+recipes. The caller releases what the reports allow and then calls ``CheckedResult.record``;
+this module must not release anything.
 """
 
 from __future__ import annotations
@@ -32,13 +28,11 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
-from countyos.engine import Engine, ParsedQuery, QueryLimits, TableSource, parse_read_only
-from countyos.engine import functions as engine_functions
-from countyos.errors import CountyOSError, InvalidInputError, TooLargeError
-from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
-from countyos.lab.checked_sql.entity_sets import cell_entity_sets
-from countyos.lab.checked_sql.plan import CheckedPlan
+from countyos.engine import Engine, QueryLimits, TableSource
+from countyos.errors import InvalidInputError
 from countyos.lab.checked_sql.bounded import bounded_columns, row_tops_wanted
+from countyos.lab.checked_sql.cells import complete_cells, output_table, read_cells
+from countyos.lab.checked_sql.plan import CheckedPlan
 from countyos.lab.checked_sql.recipes import (
     cell_digest,
     materialise_recipe,
@@ -46,27 +40,17 @@ from countyos.lab.checked_sql.recipes import (
     row_multiplicity,
 )
 from countyos.lab.checked_sql.result import CheckedResult, developer_table, joint_reports
-from countyos.lab.checked_sql.rewrite import (
-    KEY_PLACEHOLDER,
-    NULL_UNITS,
-    SET_PREFIX,
-    UNITS,
-    build_statistics_sql,
-    layout,
-    redact_hash_key,
-)
+from countyos.lab.checked_sql.rewrite import SET_PREFIX, UNITS, layout, redact_hash_key
+from countyos.lab.checked_sql.statistics import Lists, run_statistics
 from countyos.lab.disclosure import (
-    DisclosureReport,
-    OutputTable,
     DisclosureRules,
+    OutputTable,
     ReleasedCellStore,
     check_table,
     close_entries,
     differencing_focus,
 )
 from countyos.lab.disclosure.entity_sets import entity_hash_key
-
-_Lists = dict[str, list[np.ndarray]]
 
 def run_checked_query(
     plan: CheckedPlan,
@@ -123,9 +107,9 @@ def run_checked_query(
     recipe = None if exact_sets else query_recipe(plan, sources)
     names = layout(plan)
 
-    def statistics_of(exact: bool, with_sets: bool) -> tuple[str, pa.Table, _Lists | None]:
+    def statistics_of(exact: bool, with_sets: bool) -> tuple[str, pa.Table, Lists | None]:
         top = rules.contributions_needed if exact else row_tops_wanted(multiplicity or 1)
-        return _statistics(plan, engine, sources, limits, top, hash_key,
+        return run_statistics(plan, engine, sources, limits, top, hash_key,
                            per_entity and exact, with_sets, not exact)
 
     fast = None
@@ -292,92 +276,8 @@ def _cell_sets(
     }
 
 
-def _statistics(
-    plan: CheckedPlan,
-    engine: Engine,
-    sources: Mapping[str, TableSource],
-    limits: QueryLimits,
-    top: int,
-    hash_key: str,
-    per_entity: bool,
-    need_sets: bool,
-    signs: bool = False,
-) -> tuple[str, pa.Table, _Lists | None]:
-    sql = _statistics_sql(
-        plan, per_entity, need_sets, top, engine_allows_try(),
-        hash_key if need_sets else None, signs,
-    )
-    try:
-        result = engine.execute(_parsed(sql), sources, limits=limits)
-    except CountyOSError as error:
-        raise _without_key(error, hash_key) from None
-    if result.truncated:
-        raise TooLargeError(
-            f"the query has more than {limits.max_rows} cells; group by fewer or coarser keys",
-            details={"max_cells": limits.max_rows},
-        )
-    statistics = result.table
-    if not need_sets:
-        return sql, statistics, None
-    if statistics.num_rows and any(statistics.column(NULL_UNITS).to_pylist()):
-        read_cells(plan, statistics)  # raises the error about NULL entity keys
-    names = layout(plan)
-    flags = sorted({names.columns(spec).entities for spec in plan.aggregates})
-    return sql, statistics, {flag: cell_entity_sets(statistics.column(flag))[0] for flag in flags}
-
-
-_SQL_CACHE: dict[tuple, str] = {}
 #: (recipe, rules) whose bounded run could not decide: the result is deterministic.
 _UNDECIDED: set[tuple[str, str]] = set()
-
-
-def _statistics_sql(plan: CheckedPlan, per_entity: bool, need_sets: bool, top: int,
-                    guard_errors: bool, hash_key: str | None, signs: bool) -> str:
-    """The statistics SQL of a plan, kept by the plan's SQL and policies (building it copies
-    the developer's trees; a worker runs the same plans again and again)."""
-    key = (plan.sql, repr(plan.policies), plan.margins_known, per_entity, need_sets, top,
-           guard_errors, hash_key, signs)
-    sql = _SQL_CACHE.get(key)
-    if sql is None:
-        sql = build_statistics_sql(
-            plan, per_entity=per_entity, entity_sets=need_sets, top=top,
-            guard_errors=guard_errors, hash_key=hash_key, signs=signs,
-            entities_not_null=not per_entity,  # row_multiplicity proved: no NULL keys
-        )
-        if len(_SQL_CACHE) >= 256:
-            _SQL_CACHE.clear()
-        _SQL_CACHE[key] = sql
-    return sql
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed(sql: str) -> ParsedQuery:
-    """The engine's guarded parse of a statistics query (the same plans are run again and again;
-    a parsed query is immutable: engines copy its tree before changing it)."""
-    return parse_read_only(sql)
-
-
-def _without_key(error: CountyOSError, hash_key: str) -> CountyOSError:
-    """The engine's error with the hash key block removed from its message and details."""
-
-    def scrub(value: object) -> object:
-        if isinstance(value, str):
-            return value.replace(hash_key, KEY_PLACEHOLDER)
-        if isinstance(value, dict):
-            return {scrub(key): scrub(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(scrub(item) for item in value)
-        return value
-
-    error.message = str(scrub(error.message))
-    error.args = tuple(scrub(argument) for argument in error.args)
-    error.details = dict(scrub(error.details))  # type: ignore[arg-type]
-    return error
-
-
-def engine_allows_try() -> bool:
-    """Whether the engine's function allowlist admits ``TRY(…)`` (errors become NULL)."""
-    return engine_functions.is_allowed_function("try")
 
 
 def preflight_checked_query(

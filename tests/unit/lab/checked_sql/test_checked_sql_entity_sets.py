@@ -11,7 +11,7 @@ from countyos.errors import InvalidInputError, QueryRefusedError
 from countyos.lab.checked_sql import TablePolicy, plan_checked_query, run_checked_query
 from countyos.lab.checked_sql.entity_sets import cell_entity_sets
 from countyos.lab.checked_sql.rewrite import KEY_PLACEHOLDER
-from countyos.lab.checked_sql.runner import _without_key
+from countyos.lab.checked_sql.statistics import without_key as _without_key
 from countyos.lab.disclosure import (
     TOTAL,
     DisclosureRules,

@@ -13,7 +13,7 @@ import sqlglot.expressions as exp
 from countyos.errors import InvalidInputError, QueryRefusedError
 from countyos.lab.checked_sql import plan_checked_query, run_checked_query
 from countyos.lab.checked_sql.rewrite import build_statistics_sql
-from countyos.lab.checked_sql.runner import engine_allows_try
+from countyos.lab.checked_sql.statistics import engine_allows_try
 from countyos.lab.disclosure.entity_sets import entity_hash_key
 
 SECRET = b"checked-sql-test-secret-0123456789"
