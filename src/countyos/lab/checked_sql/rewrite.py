@@ -254,18 +254,22 @@ def _contributes(family: _Family, per_entity: bool) -> str | None:
     return " AND ".join(parts) or None
 
 
-def _family_statistics(family: _Family, per_entity: bool, top: int) -> list[str]:
-    """Units, |total| and top-K of one family."""
+def _family_statistics(family: _Family, per_entity: bool, top: int, rows: bool) -> list[str]:
+    """Units, |total| and top-K of one family. ``rows``: row statistics for the bounded checks
+    (the same counts, written the cheaper way; the K largest rows, zeros allowed)."""
     n = family.number
     contributes = _contributes(family, per_entity)
-    items = [f"{_filtered('COUNT(*)', contributes)} AS {_q(f'{P}n{n}')}"]
+    count = _filtered("COUNT(*)", contributes)
+    if rows and family.kind == "sum":
+        count = _filtered(f"COUNT(NULLIF({_q(str(family.x))}, 0))", _q(family.f) if family.f else None)
+    items = [f"{count} AS {_q(f'{P}n{n}')}"]
     if family.kind == "sum":
         if per_entity:
             magnitude, where = f"ABS({_q(f'{P}s{n}')})", None
         else:
             magnitude, where = f"ABS({_q(family.x)})", _q(family.f) if family.f else None
         items.append(f"{_filtered(f'SUM({magnitude})', where)} AS {_q(f'{P}abs{n}')}")
-        largest = _filtered(f"MAX({magnitude}, {int(top)})", contributes)
+        largest = _filtered(f"MAX({magnitude}, {int(top)})", where if rows else contributes)
         items.append(f"{largest} AS {_q(f'{P}top{n}')}")
     return items
 
@@ -366,7 +370,7 @@ def build_statistics_sql(
     else:
         items.append(f"COUNT(*) FILTER (WHERE {_q(ENTITY)} IS NULL) AS {_q(NULL_UNITS)}")
     for family in families:
-        items.extend(_family_statistics(family, per_entity, top))
+        items.extend(_family_statistics(family, per_entity, top, signs and not per_entity))
         if signs and family.kind == "sum" and not per_entity:
             where = _q(family.f) if family.f else None
             for name in ("MIN", "MAX"):
