@@ -100,6 +100,7 @@ def _vector_space(accounting: Accounting) -> tuple[Any, Any]:
     return domain, dp.l2_distance(T="f64")
 
 
+@functools.lru_cache(maxsize=1024)
 def _vector_measurement(accounting: Accounting, scale: float) -> Any:
     domain, metric = _vector_space(accounting)
     if accounting is Accounting.PURE:
@@ -141,8 +142,12 @@ class VectorNoise:
         return np.asarray(noisy, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=1024)
 def vector_noise(accounting: Accounting, l1: int, l2: float, target: float) -> VectorNoise:
-    """Calibrate a vector mechanism for a sensitivity (L1 for pure, L2 for zCDP) and a loss."""
+    """Calibrate a vector mechanism for a sensitivity (L1 for pure, L2 for zCDP) and a loss.
+
+    Calibration depends only on public numbers, so results are cached (they are immutable).
+    """
     distance = vector_distance(accounting, l1, l2)
     losses: dict[float, float] = {}
 
@@ -190,6 +195,7 @@ def _threshold_measurement(accounting: Accounting, scale: float, threshold: int)
     return dp.m.make_gaussian_threshold(domain, metric, scale=scale, threshold=threshold)
 
 
+@functools.lru_cache(maxsize=256)
 def key_selection(
     accounting: Accounting, max_contributions: int, target: float, delta: float
 ) -> KeySelection:

@@ -122,7 +122,9 @@ class QueryPlan:
         max_contributions: k, rows kept per entity.
         canonical_sql: the normalised user SQL (cache key and audit trail).
         bounding_needed: false when every table read has a catalog-guaranteed unique entity
-            key (and joins are on it), so each entity has at most one row ≤ k.
+            key (and joins are on it), so each entity has at most one row ≤ k; also set false
+            by ``entities`` when the data's own profile proves bounding is the identity.
+        single_table: the query reads one table (no JOIN, no self-join).
     """
 
     tables: tuple[str, ...]
@@ -137,6 +139,7 @@ class QueryPlan:
     max_contributions: int
     canonical_sql: str
     bounding_needed: bool = True
+    single_table: bool = False
 
     @property
     def needs_key_selection(self) -> bool:

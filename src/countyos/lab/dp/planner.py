@@ -7,7 +7,9 @@ over datasets with DP metadata, optionally filtered (WHERE), grouped (GROUP BY c
 joined only on entity keys of tables of the same entity kind, so that bounding each entity's
 rows after the join still bounds its contribution. Tables get private aliases (``__t0``, …) and
 every column is qualified (``tables``), so the rewritten SQL cannot be confused by user aliases.
-The aggregate rules live in ``aggregates``. Must not run SQL or compute noise.
+The aggregate rules live in ``aggregates``. Plans depend only on the SQL text, the metadata
+and k, so accepted plans are kept in a small LRU cache (plans are immutable; refusals are not
+cached). Must not run SQL or compute noise.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from countyos.engine import parse_read_only
 from countyos.errors import QueryRefusedError, TooLargeError
 from countyos.lab.dp import aggregates
+from countyos.lab.dp.lru import LRU
 from countyos.lab.dp.metadata import TableMetadata, check_metadata
 from countyos.lab.dp.plan import (
     Aggregate,
@@ -34,6 +37,9 @@ DIALECT = "duckdb"
 
 #: Most groups an answer over declared domains may have.
 MAX_GROUPS = 100_000
+
+#: Accepted plans remembered (by SQL text, metadata and k).
+_PLANS: LRU[QueryPlan] = LRU(512)
 
 
 def plan_query(
@@ -58,8 +64,21 @@ def plan_query(
         NotFoundError: the query reads a table without DP metadata.
         TooLargeError: the declared GROUP BY domains have more than ``MAX_GROUPS`` groups.
     """
-    parsed = parse_read_only(sql)
     tables_meta = check_metadata(metadata)
+    if not isinstance(sql, str):
+        return _plan(sql, tables_meta, max_contributions)
+    key = (sql, max_contributions,
+           tuple(sorted((name, repr(meta)) for name, meta in tables_meta.items())))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan(sql, tables_meta, max_contributions)
+        _PLANS.put(key, plan)
+    return plan
+
+
+def _plan(sql: str, tables_meta: dict[str, TableMetadata],
+          max_contributions: int | None) -> QueryPlan:
+    parsed = parse_read_only(sql)
     root = parsed.expression.copy()
     while isinstance(root, exp.Subquery):
         root = root.this
@@ -142,6 +161,7 @@ def plan_query(
         max_contributions=k,
         canonical_sql=_canonical(parsed.expression),
         bounding_needed=not all(ref.meta.entity_key_unique for ref in refs),
+        single_table=len(refs) == 1,
     )
 
 

@@ -4,7 +4,9 @@ Owns running the bounding SQL of ``rewrite`` / ``quantiles`` through the caller'
 fixing the answer's groups (the declared domains' combinations, or the keys released by DP key
 selection), invoking the calibrated measurements of ``design`` on the group vectors, and
 assembling values with their 95% accuracy, post-processed only in ways that keep the intervals
-valid (a count interval never goes below 0; an average is kept within its column's bounds).
+valid and never move a value away from the truth: a count is clamped at 0, a sum of a column
+whose bounds have one sign is clamped to that sign (the truth lies there, so clamping can only
+shrink the error), an average is kept within its column's bounds.
 ORDER BY and LIMIT are applied to the noisy values. Must not charge budgets: ``service`` charges
 between ``collect`` (exact, unreleased) and ``release``.
 """
@@ -25,12 +27,7 @@ from countyos.lab.dp.mechanisms import MechanismRecord, interval_half_width
 from countyos.lab.dp.metadata import ColumnKind, domain_token
 from countyos.lab.dp.plan import AggregateKind, QueryPlan, ValueColumn
 from countyos.lab.dp.quantiles import histogram_sql, scores
-from countyos.lab.dp.rewrite import (
-    AggregateColumns,
-    aggregate_sql,
-    bounded_cte,
-    midpoint_units,
-)
+from countyos.lab.dp.rewrite import AggregateColumns, aggregate_sql, bounded_cte, midpoint_units
 
 #: Runs trusted bounding SQL over the granted tables and returns its (small) result.
 SqlRunner = Callable[[str], pa.Table]
@@ -203,8 +200,10 @@ def _half(design: Design, key: MeasurementKey, alpha: float) -> float:
     return interval_half_width(design.accounting, design.vectors[key].scale, alpha)
 
 
-def _count_cell(value: int, half: float) -> ValueAccuracy:
-    return ValueAccuracy("interval", max(value - half, 0.0), value + half, half)
+def _count_cell(noisy: int, half: float) -> tuple[int, ValueAccuracy]:
+    """A count is never negative: the noisy value and its interval are clamped at 0."""
+    low, high = max(noisy - half, 0.0), max(noisy + half, 0.0)
+    return max(noisy, 0), ValueAccuracy("interval", low, high, half)
 
 
 def _value(
@@ -217,18 +216,15 @@ def _value(
         key: MeasurementKey = (
             ("nonnull", aggregate.counted_sql) if aggregate.counted_sql else ("rows",)
         )
-        value = int(noisy[key][g])
-        return value, _count_cell(value, _half(design, key, ALPHA))
+        return _count_cell(int(noisy[key][g]), _half(design, key, ALPHA))
     if kind is AggregateKind.COUNT_ENTITIES:
-        value = int(noisy[("entities",)][g])
-        return value, _count_cell(value, _half(design, ("entities",), ALPHA))
+        return _count_cell(int(noisy[("entities",)][g]), _half(design, ("entities",), ALPHA))
     column = aggregate.value
     assert column is not None
     if kind is AggregateKind.SUM:
         key = ("sum", column.sql)
         half = _half(design, key, ALPHA) * column.resolution
-        total = _from_units(int(noisy[key][g]), column)
-        return total, ValueAccuracy("interval", total - half, total + half, half)
+        return _sum_cell(_from_units(int(noisy[key][g]), column), half, column)
     if kind is AggregateKind.AVG:
         return _average(design, column, g, noisy)
     key = ("quantile", column.sql, aggregate.quantile)
@@ -236,6 +232,18 @@ def _value(
     return _from_grid(picked[key][g], column), ValueAccuracy(
         "rank", rank_error=selection.rank_error(ALPHA)
     )
+
+
+def _sum_cell(total: float | int, half: float,
+              column: ValueColumn) -> tuple[float | int, ValueAccuracy]:
+    """A sum of values clipped to [lower ≥ 0, …] is ≥ 0 (of […, upper ≤ 0] ≤ 0): clamp to it."""
+    zero = 0 if isinstance(total, int) else 0.0
+    low, high = total - half, total + half
+    if column.lower >= 0:
+        total, low, high = max(total, zero), max(low, 0.0), max(high, 0.0)
+    elif column.upper <= 0:
+        total, low, high = min(total, zero), min(low, 0.0), min(high, 0.0)
+    return total, ValueAccuracy("interval", low, high, half)
 
 
 def _from_units(units: int, column: ValueColumn) -> float | int:

@@ -3,16 +3,18 @@
 Owns turning a ``QueryPlan`` into DuckDB SQL:
 
 1. ``__rows``: the filtered (joined) rows with the entity key, the GROUP BY keys and each
-   numeric column clipped to its bounds (``greatest(least(x, upper), lower)``); rows without an
-   entity are dropped;
+   numeric column as integer units of its grid (``__u``, see ``units_sql``), and for quantiles
+   clipped to its bounds as DOUBLE (``greatest(least(x, upper), lower)``, ``__v``); rows
+   without an entity are dropped;
 2. ``__bounded``: at most k rows per entity, chosen uniformly at random
    (``row_number() OVER (PARTITION BY entity ORDER BY random)`` ≤ k), so one entity moves any
    aggregate by a bounded amount however many rows it has (skipped when every table has a
-   catalog-guaranteed unique entity key: then each entity already has one row);
+   catalog-guaranteed unique entity key, or when ``entities`` proved from the data that no
+   entity has more than k rows: then the window would keep every row);
 3. the aggregate query: per group, the row count, non-null counts, distinct entities and exact
-   integer sums on each column's grid (``round(x / resolution)`` as BIGINT, summed without
-   rounding error), and for quantiles the per-candidate histogram that OpenDP's quantile score
-   is computed from (``quantiles``).
+   integer sums of the units (summed without rounding error; AVG's sum centred on the midpoint
+   is ``sum(units) − midpoint · count``, exact in integers), and for quantiles the
+   per-candidate histogram that OpenDP's quantile score is computed from (``quantiles``).
 
 Everything here runs on the private data and returns only aggregates; noise is added afterwards
 by ``mechanisms``. Must not add noise or decide what is released.
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from countyos.lab.dp.aggregates import clipped_sql, double_literal
+from countyos.lab.dp.metadata import ColumnKind
 from countyos.lab.dp.plan import AggregateKind, QueryPlan, ValueColumn
 
 
@@ -45,12 +48,41 @@ def midpoint_units(value: ValueColumn) -> int:
     return (lower + upper) // 2
 
 
+#: DuckDB integer types whose values convert to BIGINT without overflow.
+_SMALL_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                        "UINTEGER")
+
+
+def units_sql(value: ValueColumn) -> str:
+    """The column clipped and on its grid, as BIGINT units: ``round(clipped / resolution)``.
+
+    For an integer column with integral bounds (|bound| ≤ 2^53) whose stored type is a small
+    integer type, DuckDB evaluates ``greatest(least(x, upper), lower)`` in integers instead:
+    ``typeof`` is fixed at bind time, so DuckDB folds the CASE and keeps one branch. Both give
+    the same units (an integer converts to DOUBLE monotonically and the bounds are exact).
+    """
+    units = f"CAST(round(({clipped_sql(value)}) / {double_literal(value.resolution)}) AS BIGINT)"
+    lower, upper = value.lower, value.upper
+    integral = (value.kind is ColumnKind.INTEGER and value.resolution == 1.0
+                and float(lower).is_integer() and float(upper).is_integer()
+                and max(abs(lower), abs(upper)) <= 2**53)
+    if not integral:
+        return units
+    types = ", ".join(f"'{name}'" for name in _SMALL_INTEGER_TYPES)
+    fast = (f"CASE WHEN {value.sql} IS NULL THEN NULL ELSE greatest(least(CAST({value.sql} AS "
+            f"BIGINT), {int(upper)}), {int(lower)}) END")
+    return f"CASE WHEN typeof({value.sql}) IN ({types}) THEN {fast} ELSE {units} END"
+
+
 def bounded_cte(plan: QueryPlan) -> str:
     """The WITH clause defining ``__bounded``: filtered, clipped rows, ≤ k per entity."""
     columns = [f"{plan.entity_sql} AS __entity"]
     columns += [f"{key.sql} AS __k{i}" for i, key in enumerate(plan.keys)]
+    ranked = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.QUANTILE and a.value}
     for j, value in enumerate(plan.value_columns):
-        columns.append(f"{clipped_sql(value)} AS __v{j}")
+        if value.sql in ranked:  # only quantiles read the clipped DOUBLE
+            columns.append(f"{clipped_sql(value)} AS __v{j}")
+        columns.append(f"{units_sql(value)} AS __u{j}")
     counted = _counted_columns(plan)
     columns += [f"{sql} AS __c{j}" for j, sql in enumerate(counted)]
     condition = f"{plan.entity_sql} IS NOT NULL"
@@ -93,15 +125,15 @@ def aggregate_sql(plan: QueryPlan) -> tuple[str, AggregateColumns]:
     needs_sum = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.SUM and a.value}
     needs_avg = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.AVG and a.value}
     for j, value in enumerate(plan.value_columns):
-        units = f"CAST(round(__v{j} / {double_literal(value.resolution)}) AS BIGINT)"
         value_counts[value.sql] = f"__v{j}_n"
-        select.append(f"count(__v{j}) AS __v{j}_n")
+        select.append(f"count(__u{j}) AS __v{j}_n")
         if value.sql in needs_sum:
             sums[value.sql] = f"__v{j}_sum"
-            select.append(f"sum({units}) AS __v{j}_sum")
+            select.append(f"sum(__u{j}) AS __v{j}_sum")
         if value.sql in needs_avg:
             centred[value.sql] = f"__v{j}_csum"
-            select.append(f"sum({units} - {midpoint_units(value)}) AS __v{j}_csum")
+            select.append(f"sum(__u{j}) - {midpoint_units(value)} * count(__u{j}) "
+                          f"AS __v{j}_csum")
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
     sql = f"{bounded_cte(plan)} SELECT {', '.join(select)} FROM __bounded{group}"
     return sql, AggregateColumns(keys, "__rows", entities, counted, value_counts, sums,

@@ -7,7 +7,8 @@ Owns the order of the steps and what each guarantees:
    parameters; design and calibrate the OpenDP measurements (public inputs only);
 3. under the query key's lock: return the stored answer if this exact query (same project,
    SQL, dataset versions, metadata and parameters) was answered before — no new charge;
-4. compute the exact bounded aggregates in the engine (nothing is released);
+4. compute the exact bounded aggregates in the engine (nothing is released); the bounding
+   step is left out only where ``entities`` proves it is the identity for these data files;
 5. charge the budget atomically (``BudgetLedger.charge``), refusing an exhausted budget;
 6. add OpenDP noise, assemble values with 95% accuracy, store and return the answer.
 
@@ -28,6 +29,7 @@ from countyos.lab.dp.answer import DPAnswer
 from countyos.lab.dp.budget import BudgetLedger, ChargeRequest
 from countyos.lab.dp.cache import AnswerCache, InMemoryAnswerCache, dataset_version, query_key
 from countyos.lab.dp.design import Design, design_query
+from countyos.lab.dp.entities import skip_identity_bounding
 from countyos.lab.dp.metadata import TableMetadata, check_metadata
 from countyos.lab.dp.params import Accounting, PrivacyParams, cost_of
 from countyos.lab.dp.plan import QueryPlan
@@ -156,7 +158,16 @@ def answer_query(
         stored = store.get(key)
         if stored is not None:
             return stored.as_repeat()
-        exact = collect(plan, prepared.design, lambda text: run(text, tables))
+
+        def engine_run(text: str) -> pa.Table:
+            return run(text, tables)
+
+        first = plan.tables[0]
+        executed = skip_identity_bounding(
+            plan, granted.get(first) if plan.single_table else None,
+            read_metadata[first].entity_key, engine_run,
+        )
+        exact = collect(executed, prepared.design, engine_run)
         cost = cost_of(prepared.params, prepared.accounting,
                        uses_delta=prepared.design.keys is not None)
         budget.charge(ChargeRequest(
