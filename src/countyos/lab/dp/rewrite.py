@@ -22,6 +22,8 @@ by ``mechanisms``. Must not add noise or decide what is released.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from countyos.lab.dp.aggregates import clipped_sql, double_literal
@@ -74,20 +76,38 @@ def units_sql(value: ValueColumn) -> str:
     return f"CASE WHEN typeof({value.sql}) IN ({types}) THEN {fast} ELSE {units} END"
 
 
+_PLAIN_COLUMN = re.compile(r'^(?:"[^"]+"\.)?"[^"]+"$')
+
+
+def guarded(sql: str) -> str:
+    """``TRY(sql)`` unless ``sql`` is a plain column (which cannot fail).
+
+    No value in the data may make a DP query fail: a failure (an overflow in a WHERE clause, an
+    impossible cast) would tell the asker one bit about the data, uncharged and without noise.
+    Under ``TRY`` a row whose expression fails gets NULL: filtered out by WHERE, grouped under
+    no declared key, left out of sums and counts of the value.
+    """
+    return sql if _PLAIN_COLUMN.match(sql.strip()) else f"TRY({sql})"
+
+
 def bounded_cte(plan: QueryPlan) -> str:
     """The WITH clause defining ``__bounded``: filtered, clipped rows, ≤ k per entity."""
     columns = [f"{plan.entity_sql} AS __entity"]
-    columns += [f"{key.sql} AS __k{i}" for i, key in enumerate(plan.keys)]
+    columns += [f"{guarded(key.sql)} AS __k{i}" for i, key in enumerate(plan.keys)]
     ranked = {a.value.sql for a in plan.aggregates if a.kind is AggregateKind.QUANTILE and a.value}
     for j, value in enumerate(plan.value_columns):
         if value.sql in ranked:  # only quantiles read the clipped DOUBLE
-            columns.append(f"{clipped_sql(value)} AS __v{j}")
-        columns.append(f"{units_sql(value)} AS __u{j}")
+            columns.append(f"{guarded(clipped_sql(value))} AS __v{j}")
+        units = units_sql(value)
+        # a plain integer column clipped to bounds within ±2^53 cannot fail; anything else may
+        # (an expression, or a float grid whose bounds overflow BIGINT)
+        safe = _PLAIN_COLUMN.match(value.sql.strip()) and units.startswith("CASE WHEN typeof(")
+        columns.append(f"{units if safe else f'TRY({units})'} AS __u{j}")
     counted = _counted_columns(plan)
-    columns += [f"{sql} AS __c{j}" for j, sql in enumerate(counted)]
+    columns += [f"{guarded(sql)} AS __c{j}" for j, sql in enumerate(counted)]
     condition = f"{plan.entity_sql} IS NOT NULL"
     if plan.where_sql:
-        condition = f"({plan.where_sql}) AND {condition}"
+        condition = f"{guarded(plan.where_sql)} AND {condition}"
     rows = "WITH __rows AS (SELECT " + ", ".join(columns) + (
         f" FROM {plan.from_sql} WHERE {condition}), "
     )
