@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import re
 
+import sqlglot
+import sqlglot.errors
+import sqlglot.expressions as exp
+
 from dataclasses import dataclass
 
 from countyos.lab.dp.aggregates import clipped_sql, double_literal
@@ -79,15 +83,32 @@ def units_sql(value: ValueColumn) -> str:
 _PLAIN_COLUMN = re.compile(r'^(?:"[^"]+"\.)?"[^"]+"$')
 
 
+#: Nodes whose evaluation cannot raise: columns, constants, comparisons, boolean logic.
+_CANNOT_FAIL = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Not, exp.And,
+    exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
+    exp.NullSafeEQ, exp.NullSafeNEQ, exp.Neg,
+)
+
+
 def guarded(sql: str) -> str:
-    """``TRY(sql)`` unless ``sql`` is a plain column (which cannot fail).
+    """``TRY(sql)`` unless ``sql`` cannot fail (columns and constants compared and combined).
 
     No value in the data may make a DP query fail: a failure (an overflow in a WHERE clause, an
     impossible cast) would tell the asker one bit about the data, uncharged and without noise.
     Under ``TRY`` a row whose expression fails gets NULL: filtered out by WHERE, grouped under
-    no declared key, left out of sums and counts of the value.
+    no declared key, left out of sums and counts of the value. (``TRY`` also keeps DuckDB from
+    pushing a filter into the Parquet scan, so it is left out where nothing can fail.)
     """
-    return sql if _PLAIN_COLUMN.match(sql.strip()) else f"TRY({sql})"
+    if _PLAIN_COLUMN.match(sql.strip()):
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.ParseError:
+        return f"TRY({sql})"
+    if all(isinstance(node, _CANNOT_FAIL) for node in tree.walk()):
+        return sql
+    return f"TRY({sql})"
 
 
 def bounded_cte(plan: QueryPlan) -> str:

@@ -64,3 +64,17 @@ def test_float_columns_never_take_the_integer_path(tmp_path, runner) -> None:  #
     assert "typeof" not in aggregate_sql(plan)[0]
     resolution = plan.aggregates[1].value.resolution
     assert n == 3 and total * resolution == pytest.approx(103.0)
+
+
+@pytest.mark.parametrize(("sql", "wrapped"), [
+    ('"t"."hwusual" <= 98', False),
+    ('("a" <= 98) AND NOT "b" IS NULL', False),
+    ('"x" IN (1, 2) OR "x" BETWEEN 4 AND 5', False),
+    ('"age" * 4611686018427387904 > 0', True),     # arithmetic can overflow
+    ('CAST("job" AS INTEGER) > 0', True),          # a cast can fail on a value
+    ('lower("job") = \'x\'', True),                # any function: guarded
+])
+def test_only_expressions_that_cannot_fail_go_unguarded(sql, wrapped) -> None:
+    from countyos.lab.dp.rewrite import guarded
+
+    assert guarded(sql).startswith("TRY(") is wrapped
