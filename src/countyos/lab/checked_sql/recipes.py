@@ -3,8 +3,8 @@
 Owns three things the runner uses to avoid hashing every unit of every cell:
 
 - :func:`row_multiplicity`: the most rows one unit can have in the rows a query reads, from the
-  most rows per entity key value of each table (one ``GROUP BY key`` per set of data files,
-  kept for as long as the files are unchanged; lake files are immutable). 1 means every row is
+  most rows per entity key value of each table (``countyos.engine.profile``: one
+  ``GROUP BY key`` per set of data files, kept for as long as the files are unchanged). 1 means every row is
   a different unit (a register): the per-unit grouping is skipped; more lets the bounded checks
   of :mod:`.bounded` decide most cells without it.
 - :func:`query_recipe`: the canonical text of a query and the exact data it read (developer SQL
@@ -25,8 +25,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +32,7 @@ import numpy as np
 import sqlglot.expressions as exp
 
 from countyos.engine import Engine, QueryLimits, TableSource, parse_read_only
+from countyos.engine.profile import rows_per_key
 from countyos.errors import InternalError
 from countyos.lab.checked_sql.plan import CheckedPlan
 from countyos.lab.checked_sql.policy import TablePolicy
@@ -49,42 +48,14 @@ VOLATILE = frozenset({
     "currentdatetime", "setseed", "nextval",
 })
 
-_PROOFS: dict[tuple, bool] = {}
-_PROOFS_LOCK = threading.Lock()
-_MAX_PROOFS = 4096
-
-
-def _file_identity(path: str) -> tuple:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return (path,)
-    return (path, stat.st_size, stat.st_mtime_ns)
-
-
 def unit_rows(engine: Engine, source: TableSource, key: str, limits: QueryLimits) -> int | None:
-    """The most rows one value of ``key`` has in ``source`` (``None`` if some row's key is NULL).
-
-    One ``GROUP BY key`` over the files, kept as long as they are unchanged (lake files never
-    change; size and modification time are part of the cache key for anything else).
-    """
-    identity = (tuple(_file_identity(path) for path in source.files), key.lower())
-    with _PROOFS_LOCK:
-        if identity in _PROOFS:
-            return _PROOFS[identity]
-    column = exp.to_identifier(key, quoted=True).sql(dialect="duckdb")
-    name = exp.to_identifier(source.name, quoted=True).sql(dialect="duckdb")
-    sql = (f"SELECT COALESCE(MAX(rows_per_unit) FILTER (WHERE unit IS NOT NULL), 0) AS most, "
-           f"COUNT(*) FILTER (WHERE unit IS NULL) AS nulls FROM (SELECT {column} AS unit, "
-           f"COUNT(*) AS rows_per_unit FROM {name} GROUP BY {column}) AS units")
-    result = engine.execute(parse_read_only(sql), {source.name: source}, limits=limits)
-    most, nulls = (result.table.column(i)[0].as_py() for i in range(2))
-    known = None if nulls else max(1, int(most or 0))
-    with _PROOFS_LOCK:
-        if len(_PROOFS) >= _MAX_PROOFS:
-            _PROOFS.clear()
-        _PROOFS[identity] = known
-    return known
+    """The most rows one value of ``key`` has in ``source`` (``None`` if some row's key is NULL,
+    or the files cannot be profiled); see ``countyos.engine.profile.rows_per_key``."""
+    profile = rows_per_key(source.name, source, key, lambda sql: engine.execute(
+        parse_read_only(sql), {source.name: source}, limits=limits).table)
+    if profile is None or profile.nulls:
+        return None
+    return max(1, profile.most)
 
 
 def row_multiplicity(
