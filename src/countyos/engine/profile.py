@@ -12,7 +12,6 @@ Must not decide anything about disclosure or privacy.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,13 +19,12 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 
 from countyos.engine.base import TableSource
+from countyos.lru import LRU
 
 #: Runs trusted SQL over the table (named as in the SQL) and returns the result.
 SqlRunner = Callable[[str], pa.Table]
 
-_MAX_PROFILES = 4096
-_profiles: dict[tuple, RowsPerKey] = {}
-_lock = threading.Lock()
+_profiles: LRU[RowsPerKey] = LRU(4096)
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,9 @@ def rows_per_key(table: str, source: TableSource, key: str, run: SqlRunner) -> R
     if identity is None:
         return None
     cache_key = (identity, key.lower())
-    with _lock:
-        if cache_key in _profiles:
-            return _profiles[cache_key]
+    cached = _profiles.get(cache_key)
+    if cached is not None:
+        return cached
     column = exp.to_identifier(key, quoted=True).sql(dialect="duckdb")
     name = exp.to_identifier(table, quoted=True).sql(dialect="duckdb")
     result = run(
@@ -73,14 +71,10 @@ def rows_per_key(table: str, source: TableSource, key: str, run: SqlRunner) -> R
         f"AS per_value"
     ).to_pydict()
     profile = RowsPerKey(int(result["most"][0] or 0), int(result["nulls"][0] or 0))
-    with _lock:
-        if len(_profiles) >= _MAX_PROFILES:
-            _profiles.clear()
-        _profiles[cache_key] = profile
+    _profiles.put(cache_key, profile)
     return profile
 
 
 def clear_profiles() -> None:
     """Forget every cached profile (tests)."""
-    with _lock:
-        _profiles.clear()
+    _profiles.clear()

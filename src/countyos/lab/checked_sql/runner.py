@@ -51,6 +51,7 @@ from countyos.lab.disclosure import (
     differencing_focus,
 )
 from countyos.lab.disclosure.entity_sets import entity_hash_key
+from countyos.lru import LRU
 
 def run_checked_query(
     plan: CheckedPlan,
@@ -114,13 +115,11 @@ def run_checked_query(
 
     fast = None
     attempt = (recipe, repr(rules))
-    if (per_entity and multiplicity and recipe is not None and attempt not in _UNDECIDED
+    if (per_entity and multiplicity and recipe is not None and _UNDECIDED.get(attempt) is None
             and not entity_sets_needed(entity_sets, recipe)):
         fast = _bounded_run(plan, statistics_of, rules, limits, multiplicity, table_id)
         if fast is None:  # the same query on the same files will not be decided next time either
-            if len(_UNDECIDED) >= 1024:
-                _UNDECIDED.clear()
-            _UNDECIDED.add(attempt)
+            _UNDECIDED.put(attempt, True)
     if fast is not None:
         sql, statistics, sets, cells, columns, tables, representatives, bounds, reports = fast
     else:
@@ -277,7 +276,7 @@ def _cell_sets(
 
 
 #: (recipe, rules) whose bounded run could not decide: the result is deterministic.
-_UNDECIDED: set[tuple[str, str]] = set()
+_UNDECIDED: LRU[bool] = LRU(1024)
 
 
 def preflight_checked_query(

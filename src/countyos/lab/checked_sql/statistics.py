@@ -27,6 +27,7 @@ from countyos.lab.checked_sql.rewrite import (
     build_statistics_sql,
     layout,
 )
+from countyos.lru import LRU
 
 Lists = dict[str, list[np.ndarray]]
 
@@ -65,7 +66,7 @@ def run_statistics(
     return sql, statistics, {flag: cell_entity_sets(statistics.column(flag))[0] for flag in flags}
 
 
-_SQL_CACHE: dict[tuple, str] = {}
+_SQL_CACHE: LRU[str] = LRU(256)
 
 
 def _statistics_sql(plan: CheckedPlan, per_entity: bool, need_sets: bool, top: int,
@@ -81,9 +82,7 @@ def _statistics_sql(plan: CheckedPlan, per_entity: bool, need_sets: bool, top: i
             guard_errors=guard_errors, hash_key=hash_key, signs=signs,
             entities_not_null=not per_entity,  # row_multiplicity proved: no NULL keys
         )
-        if len(_SQL_CACHE) >= 256:
-            _SQL_CACHE.clear()
-        _SQL_CACHE[key] = sql
+        _SQL_CACHE.put(key, sql)
     return sql
 
 

@@ -23,7 +23,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from countyos.engine import parse_read_only
 from countyos.errors import QueryRefusedError, TooLargeError
 from countyos.lab.dp import aggregates
-from countyos.lab.dp.lru import LRU
+from countyos.lru import LRU
 from countyos.lab.dp.metadata import TableMetadata, check_metadata
 from countyos.lab.dp.plan import (
     Aggregate,

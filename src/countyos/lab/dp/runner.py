@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from countyos.engine import Engine, ParsedQuery, QueryLimits, TableSource, parse_read_only
 from countyos.errors import TooLargeError
-from countyos.lab.dp.lru import LRU
+from countyos.lru import LRU
 
 #: Most result rows (groups × candidates) one bounding query may return.
 MAX_RESULT_ROWS = 2_000_000

@@ -1,7 +1,7 @@
-"""A small thread-safe least-recently-used map, for the DP module's in-process caches.
+"""A small thread-safe least-recently-used map, for in-process caches.
 
 Owns bounded memory for values that are immutable once computed (query plans, guarded parses,
-dataset-version profiles): ``get`` refreshes an entry, ``put`` evicts the least recently used
+statistics SQL, dataset-version profiles): ``get`` refreshes an entry, ``put`` evicts the least recently used
 one beyond ``size``. Must not decide what may be cached; callers choose keys that capture
 everything a value depends on.
 """
