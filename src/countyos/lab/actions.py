@@ -51,7 +51,7 @@ def run_sql_action(hub: Hub, ctx: JobContext, action: Action) -> list[Quarantine
         result = run_checked_query(
             plan, engine=hub.engine, sources={t: ctx.sources[t] for t in action.reads},
             secret=ctx.secret, table_id=f"job{ctx.job_id}/{name}", limits=hub.query_limits(),
-            rules=ctx.rules, released=released if len(released) else None)
+            rules=ctx.rules, released=released)
     path = ctx.output_dir / f"{name}.parquet"
     pq.write_table(result.table, path)
     pending = InMemoryReleasedCellStore()

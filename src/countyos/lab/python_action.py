@@ -83,10 +83,9 @@ def run_python_action(hub: Hub, ctx: JobContext, bundle: JobBundle, action: Acti
         raise JobStopped("MissingOutput", f"declared outputs were not published: {', '.join(missing)}")
     with hub.db.session() as session:
         released = DatabaseReleasedCellStore(session, ctx.project_id)
-        store = released if len(released) else None
         materialise = functools.partial(materialise_recipe, engine=hub.engine, secret=ctx.secret,
                                         limits=hub.query_limits())
-        return [check_published(ctx, published[name], inputs, store, materialise=materialise)
+        return [check_published(ctx, published[name], inputs, released, materialise=materialise)
                 for name in action.outputs]
 
 
