@@ -33,6 +33,11 @@ class EngineSettings(BaseModel):
     threads: int = Field(2, description="Threads of one DuckDB query connection.")
     timeout_s: float = Field(60.0, description="A query running longer is interrupted.")
     max_result_rows: int = Field(10_000, description="Most rows one query returns to a caller.")
+    resident_bytes: int = Field(
+        1024**3, ge=0,
+        description="Memory the engine may use to keep hot tables loaded between queries (DP "
+        "answers ask for it); 0 reads every query from the data files.",
+    )
 
 
 class LabSettings(BaseModel):

@@ -13,6 +13,8 @@ Typical use::
 
 from countyos.engine.base import (
     DATASET_NAME_PATTERN,
+    KEY_ROWS_COLUMN,
+    RANK_COLUMN,
     Engine,
     ParsedQuery,
     QueryLimits,
@@ -29,6 +31,8 @@ from countyos.engine.sql import parse_read_only
 
 __all__ = [
     "DATASET_NAME_PATTERN",
+    "KEY_ROWS_COLUMN",
+    "RANK_COLUMN",
     "Engine",
     "ParsedQuery",
     "QueryLimits",

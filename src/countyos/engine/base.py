@@ -26,7 +26,15 @@ DATASET_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")
 # Characters DuckDB (and Spark) expand as glob patterns inside a file path.
 _GLOB_CHARACTERS = frozenset("*?[]{}")
 
-_MEMORY_LIMIT_PATTERN = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.I)
+_MEMORY_LIMIT_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.I)
+_SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+               "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+#: Column of a ranked source (``TableSource.rank_by``): the row's 1-based position among the
+#: rows with the same ``rank_by`` value, in a random order drawn when the table is loaded.
+RANK_COLUMN = "__rank"
+#: Column of a ranked source: how many rows have the row's ``rank_by`` value.
+KEY_ROWS_COLUMN = "__key_rows"
 
 
 @dataclass(frozen=True)
@@ -38,11 +46,19 @@ class TableSource:
         files: absolute paths of the version's Parquet data files; files written by later
             versions may add columns (they are read by column name).
         columns: the columns the caller may see, in order; ``None`` means all columns.
+        resident: keep the table in the engine's memory between queries when it fits the
+            engine's budget (a hint: the results are the same either way, only faster).
+        rank_by: a column of the source; the table then also has ``RANK_COLUMN`` and
+            ``KEY_ROWS_COLUMN`` (see there), for trusted callers that bound rows per key. A
+            resident table keeps one random order for as long as it stays loaded; otherwise
+            every query draws a fresh one.
     """
 
     name: str
     files: tuple[str, ...]
     columns: tuple[str, ...] | None = None
+    resident: bool = False
+    rank_by: str | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers; keep the source hashable (engines pool by it).
@@ -81,7 +97,19 @@ class TableSource:
                     raise InvalidInputError(f"dataset {self.name} has a blank column name")
                 if column.lower() in seen:
                     raise InvalidInputError(f"dataset {self.name} lists column {column!r} twice")
+                if column.lower() in (RANK_COLUMN, KEY_ROWS_COLUMN):
+                    raise InvalidInputError(
+                        f"dataset {self.name} has a column named {column!r}, a name the engine "
+                        "reserves"
+                    )
                 seen.add(column.lower())
+        if self.rank_by is not None:
+            if not isinstance(self.rank_by, str) or not self.rank_by.strip():
+                raise InvalidInputError(f"dataset {self.name} is ranked by a blank column")
+            if self.columns is not None and self.rank_by.lower() not in seen:
+                raise InvalidInputError(
+                    f"dataset {self.name} is ranked by {self.rank_by!r}, which it does not grant"
+                )
 
 
 @dataclass(frozen=True)
@@ -119,6 +147,18 @@ class QueryLimits:
             raise InvalidInputError(
                 f"memory_limit {self.memory_limit!r} is not a size such as '4GB' or '512MiB'"
             )
+
+
+def size_in_bytes(text: str) -> int:
+    """A size such as ``"4GB"`` or ``"512MiB"`` in bytes (decimal and binary units).
+
+    Raises:
+        InvalidInputError: the text is not a size.
+    """
+    match = _MEMORY_LIMIT_PATTERN.match(text) if isinstance(text, str) else None
+    if not match:
+        raise InvalidInputError(f"{text!r} is not a size such as '4GB' or '512MiB'")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
 
 
 def _is_count(value: object) -> bool:

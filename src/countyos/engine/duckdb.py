@@ -84,6 +84,8 @@ class DuckDBEngine(Engine):
         max_idle_databases: locked databases kept open between queries (see
             ``countyos.engine.duckdb_pool``); 0 opens a fresh database for every query.
         temp_root: directory for the private spill directories; default the system temp dir.
+        resident_bytes: memory the tables of sources marked ``resident`` may hold together
+            (see ``countyos.engine.duckdb_resident``); 0 reads every table from its files.
     """
 
     name: ClassVar[str] = "duckdb"
@@ -95,10 +97,12 @@ class DuckDBEngine(Engine):
         limits: QueryLimits | None = None,
         max_idle_databases: int = 8,
         temp_root: str | None = None,
+        resident_bytes: int = 1024**3,
     ) -> None:
         self.default_limits = limits or QueryLimits()
         self.default_limits.validate()
-        self._pool = DatabasePool(max_idle=max_idle_databases, temp_root=temp_root)
+        self._pool = DatabasePool(max_idle=max_idle_databases, temp_root=temp_root,
+                                  resident_bytes=resident_bytes)
         # Queries repeat (dashboards, indicators, benchmarks): remember the DuckDB SQL of a guarded
         # query and that DuckDB's own parser accepted it for that table set. Both depend only on
         # the SQL text, the row cap and the table names, so a hit skips no check it would fail.

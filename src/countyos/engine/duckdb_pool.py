@@ -11,6 +11,12 @@ over ``read_parquet([files], union_by_name=true)``); then, before any user SQL, 
   directory that is removed with the database,
 - ``lock_configuration = true`` (no SET can undo any of the above).
 
+A source marked ``resident`` is loaded once into the database as a table (the same projection
+and rank columns as its view would have) when ``duckdb_resident.ResidentBudget`` has room:
+repeated queries then skip Parquet decoding, and a ranked source (``rank_by``) is ranked once
+instead of by a window in every query. To make room, idle databases holding resident tables are
+closed, least recently used first; a source that still does not fit stays a view.
+
 Opening a database costs about 15–20 ms, so databases are pooled by (tables, memory limit,
 threads); each query runs on its own cursor (a fresh DuckDB connection to the pooled database),
 which an interrupt stops alone. Idle databases beyond ``max_idle`` are closed, least recently
@@ -32,7 +38,14 @@ from typing import Any
 
 import duckdb
 
-from countyos.engine.base import QueryLimits, TableSource
+from countyos.engine.base import (
+    KEY_ROWS_COLUMN,
+    RANK_COLUMN,
+    QueryLimits,
+    TableSource,
+    size_in_bytes,
+)
+from countyos.engine.duckdb_resident import ResidentBudget, measured_bytes
 from countyos.errors import InternalError, InvalidInputError
 
 
@@ -52,6 +65,8 @@ class _Entry:
     users: int = 0
     broken: bool = False
     closed: bool = field(default=False)
+    resident_bytes: int = 0  # counted in the budget for its resident tables
+    budget: ResidentBudget | None = None
 
 
 def quote_identifier(name: str) -> str:
@@ -68,25 +83,37 @@ def _file_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(quote_literal(path) for path in paths) + "]"
 
 
-def view_sql(source: TableSource) -> str:
-    """The CREATE VIEW statement of one table source.
-
-    Args:
-        source: a validated table source.
-
-    Returns:
-        SQL creating a view named after the source that projects the granted columns (all
-        columns when ``columns`` is None) over its Parquet files, read by column name.
-    """
+def source_sql(source: TableSource) -> str:
+    """The SELECT of one table source: its granted columns (all when ``columns`` is None) over
+    its Parquet files, read by column name; for a ranked source also ``RANK_COLUMN`` and
+    ``KEY_ROWS_COLUMN`` (one window over the rows, partitioned by ``rank_by``)."""
     projection = "*" if source.columns is None else ", ".join(map(quote_identifier, source.columns))
+    scan = f"SELECT {projection} FROM read_parquet({_file_list(source.files)}, union_by_name = true)"
+    if source.rank_by is None:
+        return scan
+    key = quote_identifier(source.rank_by)
+    order = quote_identifier("__order")
     return (
-        f"CREATE VIEW {quote_identifier(source.name)} AS SELECT {projection} "
-        f"FROM read_parquet({_file_list(source.files)}, union_by_name = true)"
+        f"SELECT * EXCLUDE ({order}), row_number() OVER (PARTITION BY {key} ORDER BY {order}) "
+        f"AS {quote_identifier(RANK_COLUMN)}, count(*) OVER (PARTITION BY {key}) AS "
+        f"{quote_identifier(KEY_ROWS_COLUMN)} FROM (SELECT *, random() AS {order} FROM ({scan}))"
     )
 
 
+def view_sql(source: TableSource, *, resident: bool = False) -> str:
+    """The statement creating one table source: a view, or a table held in memory.
+
+    Args:
+        source: a validated table source.
+        resident: create a table (loaded now) instead of a view (read at each query).
+    """
+    kind = "TABLE" if resident else "VIEW"
+    return f"CREATE {kind} {quote_identifier(source.name)} AS {source_sql(source)}"
+
+
 def open_locked_database(
-    sources: Sequence[TableSource], limits: QueryLimits, temp_dir: str
+    sources: Sequence[TableSource], limits: QueryLimits, temp_dir: str,
+    resident: frozenset[str] = frozenset(),
 ) -> Any:
     """Open an in-memory DuckDB database holding the sources as views, then lock it down.
 
@@ -94,6 +121,7 @@ def open_locked_database(
         sources: validated table sources (distinct names).
         limits: memory limit and threads of the database.
         temp_dir: an existing private directory DuckDB may spill into.
+        resident: names of the sources to load as in-memory tables instead of views.
 
     Returns:
         The locked ``duckdb.DuckDBPyConnection``; open cursors from it to run queries.
@@ -120,7 +148,7 @@ def open_locked_database(
         raise InvalidInputError(f"DuckDB refused the query limits: {exc}") from None
     try:
         for source in sources:
-            _create_view(database, source)
+            _create_view(database, source, source.name in resident)
         all_files = sorted({path for source in sources for path in source.files})
         database.execute(f"SET allowed_paths = {_file_list(all_files)}")
         database.execute("SET enable_external_access = false")
@@ -131,9 +159,9 @@ def open_locked_database(
     return database
 
 
-def _create_view(database: Any, source: TableSource) -> None:
+def _create_view(database: Any, source: TableSource, resident: bool) -> None:
     try:
-        database.execute(view_sql(source))
+        database.execute(view_sql(source, resident=resident))
     except duckdb.BinderException:
         missing = _missing_columns(database, source)
         if missing:
@@ -142,6 +170,10 @@ def _create_view(database: Any, source: TableSource) -> None:
                 details={"dataset": source.name, "column": missing[0]},
             ) from None
         raise InternalError(f"the data files of dataset {source.name} cannot be combined") from None
+    except duckdb.OutOfMemoryException:
+        if not resident:
+            raise InternalError(f"dataset {source.name} did not fit in the engine's memory") from None
+        _create_view(database, source, False)  # the estimate was too low: read it from files
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         raise InternalError(
             f"a data file of dataset {source.name} is missing or is not Parquet",
@@ -154,7 +186,8 @@ def _missing_columns(database: Any, source: TableSource) -> list[str]:
         f"DESCRIBE SELECT * FROM read_parquet({_file_list(source.files)}, union_by_name = true)"
     ).fetchall()
     present = {str(row[0]).lower() for row in rows}
-    return [column for column in source.columns or () if column.lower() not in present]
+    wanted = list(source.columns or ()) + ([source.rank_by] if source.rank_by else [])
+    return [column for column in wanted if column.lower() not in present]
 
 
 class DatabasePool:
@@ -165,9 +198,11 @@ class DatabasePool:
         temp_root: directory under which each database gets its private spill directory
             (created if missing); ``None`` uses the system temporary directory. Spill
             directories are removed with their database, on ``close()`` or at interpreter exit.
+        resident_bytes: memory all resident tables of the pool may hold together (0: none).
     """
 
-    def __init__(self, *, max_idle: int = 8, temp_root: str | os.PathLike[str] | None = None):
+    def __init__(self, *, max_idle: int = 8, temp_root: str | os.PathLike[str] | None = None,
+                 resident_bytes: int = 0):
         if max_idle < 0:
             raise InvalidInputError("max_idle must not be negative")
         self._max_idle = max_idle
@@ -175,6 +210,7 @@ class DatabasePool:
         if self._temp_root is not None:
             os.makedirs(self._temp_root, exist_ok=True)
         self._entries: OrderedDict[DatabaseKey, _Entry] = OrderedDict()
+        self.resident_budget = ResidentBudget(resident_bytes)
         self._lock = threading.Lock()
         self._closed = False
         # A pool dropped without close() (or alive at interpreter exit) still removes its
@@ -217,19 +253,44 @@ class DatabasePool:
                 entry.users += 1
                 self._entries.move_to_end(key)
                 return entry
+        resident, reserved = self._reserve_resident(sources, limits)
         temp_dir = tempfile.mkdtemp(prefix="countyos-duckdb-", dir=self._temp_root)
         try:
-            database = open_locked_database(sources, limits, temp_dir)
+            database = open_locked_database(sources, limits, temp_dir, resident)
+            measured = measured_bytes(database) if resident else 0
         except BaseException:
             shutil.rmtree(temp_dir, ignore_errors=True)
+            self.resident_budget.release(reserved)
             raise
-        fresh = _Entry(database=database, temp_dir=temp_dir, users=1)
+        self.resident_budget.replace(reserved, measured)
+        fresh = _Entry(database=database, temp_dir=temp_dir, users=1, resident_bytes=measured,
+                       budget=self.resident_budget)
         with self._lock:
             current = self._entries.get(key)
             if current is None or current.broken:
                 self._entries[key] = fresh
             # Else another thread opened the same database meanwhile: use ours once, unpooled.
         return fresh
+
+    def _reserve_resident(self, sources: Sequence[TableSource],
+                          limits: QueryLimits) -> tuple[frozenset[str], int]:
+        if not any(source.resident for source in sources) or not self.resident_budget.limit:
+            return frozenset(), 0
+        memory = size_in_bytes(limits.memory_limit)
+        missing = self.resident_budget.missing(sources, memory)
+        to_close: list[_Entry] = []
+        if missing:
+            with self._lock:
+                idle = [k for k, e in self._entries.items() if e.users == 0 and e.resident_bytes]
+                for key in idle:
+                    if missing <= 0:
+                        break
+                    stale = self._entries.pop(key)
+                    missing -= stale.resident_bytes
+                    to_close.append(stale)
+        for stale in to_close:
+            _close_entry(stale)
+        return self.resident_budget.reserve(sources, memory)
 
     def _checkin(self, key: DatabaseKey, entry: _Entry) -> None:
         to_close: list[_Entry] = []
@@ -274,3 +335,5 @@ def _close_entry(entry: _Entry) -> None:
         entry.database.close()
     finally:
         shutil.rmtree(entry.temp_dir, ignore_errors=True)
+        if entry.budget is not None:
+            entry.budget.release(entry.resident_bytes)

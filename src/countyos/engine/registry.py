@@ -40,7 +40,8 @@ def limits_from_settings(settings: EngineSettings) -> QueryLimits:
 def _duckdb_factory(settings: EngineSettings) -> Engine:
     from countyos.engine.duckdb import DuckDBEngine
 
-    return DuckDBEngine(limits=limits_from_settings(settings))
+    return DuckDBEngine(limits=limits_from_settings(settings),
+                        resident_bytes=settings.resident_bytes)
 
 
 def register_engine(name: str, factory: EngineFactory) -> None:

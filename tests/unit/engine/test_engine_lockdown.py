@@ -3,23 +3,29 @@ guard bypassed, cannot reach any file, setting or extension outside the granted 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
 
-from countyos.engine import QueryLimits, TableSource
+from countyos.engine import KEY_ROWS_COLUMN, RANK_COLUMN, QueryLimits, TableSource
 from countyos.engine.duckdb_pool import open_locked_database
 from countyos.errors import InternalError, InvalidInputError
 
 
-@pytest.fixture()
-def locked(firms, tmp_path: Path):
+@pytest.fixture(params=["view", "resident"])
+def locked(firms, tmp_path: Path, request):
+    """A locked database holding the grant as a view, or as a resident table ranked by firm."""
     spill = tmp_path / "spill"
     spill.mkdir()
     grant = firms.source(("firm_id", "township"))
-    database = open_locked_database([grant], QueryLimits(), str(spill))
+    resident = frozenset()
+    if request.param == "resident":
+        grant = replace(grant, resident=True, rank_by="firm_id")
+        resident = frozenset({grant.name})
+    database = open_locked_database([grant], QueryLimits(), str(spill), resident)
     cursor = database.cursor()
     yield cursor
     cursor.close()
@@ -87,7 +93,8 @@ def test_python_variables_are_not_scanned(locked) -> None:
 
 
 def test_projection_hides_columns_that_were_not_granted(locked) -> None:
-    assert [row[0] for row in locked.sql("DESCRIBE firms").fetchall()] == ["firm_id", "township"]
+    columns = [row[0] for row in locked.sql("DESCRIBE firms").fetchall()]
+    assert [c for c in columns if c not in (RANK_COLUMN, KEY_ROWS_COLUMN)] == ["firm_id", "township"]
     with pytest.raises(duckdb.BinderException) as caught:
         locked.sql("SELECT resident_id FROM firms").fetchall()
     assert "330281" not in str(caught.value)

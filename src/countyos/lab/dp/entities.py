@@ -19,16 +19,38 @@ It is applied only where that is provably so:
 
 The profile query reads private data and releases nothing: it only chooses between two
 execution plans with the same result. (Its one-time cost, and the faster path afterwards, are
-visible in latency, as every data-dependent query cost is.) Must not add noise or charge.
+visible in latency, as every data-dependent query cost is.) ``ranked_sources`` asks the engine to
+keep the tables resident and, where bounding remains, to rank the one table's rows per entity.
+Must not add noise or charge.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from countyos.engine import TableSource
 from countyos.engine.profile import SqlRunner, clear_profiles, rows_per_key
 from countyos.lab.dp.plan import QueryPlan
+
+
+def ranked_sources(plan: QueryPlan, tables: Mapping[str, TableSource],
+                   entity_key: str) -> tuple[QueryPlan, dict[str, TableSource]]:
+    """The plan and the sources as a DP query reads them.
+
+    Every table read asks the engine to keep it resident (repeated DP queries over a version
+    then skip decoding its files). A single-table plan that still bounds gets its table ranked
+    by the entity key, and ``ranked`` set, so bounding filters on the rank (``rewrite``).
+    """
+    sources = {name.lower(): source for name, source in tables.items()}
+    rank = plan.bounding_needed and plan.single_table and plan.tables[0] in sources
+    for name in plan.tables:
+        if name in sources:
+            sources[name] = dataclasses.replace(
+                sources[name], resident=True,
+                rank_by=entity_key if rank and name == plan.tables[0] else None,
+            )
+    return (dataclasses.replace(plan, ranked=True) if rank else plan), sources
 
 
 def max_rows_per_entity(table: str, source: TableSource, entity_key: str,
@@ -57,4 +79,4 @@ def skip_identity_bounding(plan: QueryPlan, source: TableSource | None, entity_k
     return dataclasses.replace(plan, bounding_needed=False)
 
 
-__all__ = ["clear_profiles", "max_rows_per_entity", "skip_identity_bounding"]
+__all__ = ["clear_profiles", "max_rows_per_entity", "ranked_sources", "skip_identity_bounding"]

@@ -125,6 +125,9 @@ class QueryPlan:
             key (and joins are on it), so each entity has at most one row ≤ k; also set false
             by ``entities`` when the data's own profile proves bounding is the identity.
         single_table: the query reads one table (no JOIN, no self-join).
+        ranked: the one table carries the engine's rank columns of its entity key
+            (``TableSource.rank_by``), so bounding filters on them instead of a window over
+            every row (set by ``entities.ranked_sources``).
     """
 
     tables: tuple[str, ...]
@@ -140,6 +143,7 @@ class QueryPlan:
     canonical_sql: str
     bounding_needed: bool = True
     single_table: bool = False
+    ranked: bool = False
 
     @property
     def needs_key_selection(self) -> bool:

@@ -61,7 +61,7 @@ def collect(plan: QueryPlan, design: Design, run: SqlRunner) -> Exact:
         exact.key_values[token] = values
         exact.groups[token] = {c: int(table[c][i] or 0) for c in columns}
     index = {value.sql: j for j, value in enumerate(plan.value_columns)}
-    cte = bounded_cte(plan)
+    cte = bounded_cte(plan) if design.quantiles else ""
     for key, selection in design.quantiles.items():
         j = index[str(key[1])]
         result = run(histogram_sql(cte, len(plan.keys), j, selection.grid)).to_pydict()

@@ -10,7 +10,10 @@ Owns turning a ``QueryPlan`` into DuckDB SQL:
    (``row_number() OVER (PARTITION BY entity ORDER BY random)`` ≤ k), so one entity moves any
    aggregate by a bounded amount however many rows it has (skipped when every table has a
    catalog-guaranteed unique entity key, or when ``entities`` proved from the data that no
-   entity has more than k rows: then the window would keep every row);
+   entity has more than k rows: then the window would keep every row). On a single table the
+   engine ranks each entity's rows once (``TableSource.rank_by``, kept with the resident
+   table), so without WHERE bounding is a filter on the rank, and with WHERE only the rows of
+   entities with more than k rows in the table go through the window (``_ranked_cte``);
 3. the aggregate query: per group, the row count, non-null counts, distinct entities and exact
    integer sums of the units (summed without rounding error; AVG's sum centred on the midpoint
    is ``sum(units) − midpoint · count``, exact in integers), and for quantiles the
@@ -22,6 +25,7 @@ by ``mechanisms``. Must not add noise or decide what is released.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sqlglot
@@ -30,6 +34,7 @@ import sqlglot.expressions as exp
 
 from dataclasses import dataclass
 
+from countyos.engine import KEY_ROWS_COLUMN, RANK_COLUMN
 from countyos.lab.dp.aggregates import clipped_sql, double_literal
 from countyos.lab.dp.metadata import ColumnKind
 from countyos.lab.dp.plan import AggregateKind, QueryPlan, ValueColumn
@@ -91,6 +96,7 @@ _CANNOT_FAIL = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def guarded(sql: str) -> str:
     """``TRY(sql)`` unless ``sql`` cannot fail (columns and constants compared and combined).
 
@@ -129,6 +135,9 @@ def bounded_cte(plan: QueryPlan) -> str:
     condition = f"{plan.entity_sql} IS NOT NULL"
     if plan.where_sql:
         condition = f"{guarded(plan.where_sql)} AND {condition}"
+    k = int(plan.max_contributions)
+    if plan.bounding_needed and plan.ranked:
+        return _ranked_cte(plan, columns, condition, k)
     rows = "WITH __rows AS (SELECT " + ", ".join(columns) + (
         f" FROM {plan.from_sql} WHERE {condition}), "
     )
@@ -138,8 +147,36 @@ def bounded_cte(plan: QueryPlan) -> str:
     return rows + (
         "__shuffled AS (SELECT *, random() AS __order FROM __rows), "
         "__bounded AS (SELECT * FROM __shuffled QUALIFY row_number() OVER "
-        f"(PARTITION BY __entity ORDER BY __order) <= {int(plan.max_contributions)})"
+        f"(PARTITION BY __entity ORDER BY __order) <= {k})"
     )
+
+
+def _ranked_cte(plan: QueryPlan, columns: list[str], condition: str, k: int) -> str:
+    """``__bounded`` over a table ranked by its entity key (one table, see ``QueryPlan.ranked``).
+
+    Without WHERE, the rows of rank ≤ k are a uniformly random k rows of each entity (all of
+    them when it has fewer): what the window would keep. With WHERE, an entity with at most k
+    rows in the whole table keeps every row that passes the filter (it cannot have more than k
+    left), and only the rows of the others go through the window, after the filter as always.
+    """
+    table = _quote("__t0")  # the one table's alias (``tables.from_tables``)
+    rank = f"{table}.{_quote(RANK_COLUMN)}"
+    key_rows = f"{table}.{_quote(KEY_ROWS_COLUMN)}"
+    if not plan.where_sql:
+        return ("WITH __rows AS (SELECT " + ", ".join(columns) + f" FROM {plan.from_sql} "
+                f"WHERE {condition} AND {rank} <= {k}), __bounded AS (SELECT * FROM __rows)")
+    return (
+        "WITH __rows AS NOT MATERIALIZED (SELECT " + ", ".join(columns)
+        + f", {key_rows} AS __key_rows FROM {plan.from_sql} WHERE {condition}), "
+        "__bounded AS NOT MATERIALIZED (SELECT * EXCLUDE (__key_rows) FROM __rows WHERE "
+        f"__key_rows <= {k} UNION ALL SELECT * EXCLUDE (__key_rows, __order) FROM (SELECT *, "
+        f"random() AS __order FROM __rows WHERE __key_rows > {k}) QUALIFY row_number() OVER "
+        f"(PARTITION BY __entity ORDER BY __order) <= {k})"
+    )
+
+
+def _quote(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def _counted_columns(plan: QueryPlan) -> list[str]:

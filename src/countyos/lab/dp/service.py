@@ -29,7 +29,7 @@ from countyos.lab.dp.answer import DPAnswer
 from countyos.lab.dp.budget import BudgetLedger, ChargeRequest
 from countyos.lab.dp.cache import AnswerCache, InMemoryAnswerCache, dataset_version, query_key
 from countyos.lab.dp.design import Design, design_query
-from countyos.lab.dp.entities import skip_identity_bounding
+from countyos.lab.dp.entities import ranked_sources, skip_identity_bounding
 from countyos.lab.dp.metadata import TableMetadata, check_metadata
 from countyos.lab.dp.params import Accounting, PrivacyParams, cost_of
 from countyos.lab.dp.plan import QueryPlan
@@ -159,14 +159,17 @@ def answer_query(
         if stored is not None:
             return stored.as_repeat()
 
-        def engine_run(text: str) -> pa.Table:
-            return run(text, tables)
-
         first = plan.tables[0]
+        entity_key = read_metadata[first].entity_key
+        executed, sources = plan, {name: granted[name] for name in plan.tables if name in granted}
+
+        def engine_run(text: str) -> pa.Table:
+            return run(text, sources)
+
         executed = skip_identity_bounding(
-            plan, granted.get(first) if plan.single_table else None,
-            read_metadata[first].entity_key, engine_run,
+            executed, granted.get(first) if plan.single_table else None, entity_key, engine_run,
         )
+        executed, sources = ranked_sources(executed, sources, entity_key)
         exact = collect(executed, prepared.design, engine_run)
         cost = cost_of(prepared.params, prepared.accounting,
                        uses_delta=prepared.design.keys is not None)

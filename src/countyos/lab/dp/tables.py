@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlglot.expressions as exp
 
+from countyos.engine import KEY_ROWS_COLUMN, RANK_COLUMN
 from countyos.errors import NotFoundError, QueryRefusedError
 from countyos.lab.dp import aggregates
 from countyos.lab.dp.metadata import TableMetadata
@@ -100,6 +101,11 @@ def qualify(node: exp.Expression, refs: list[TableRef], by_name: dict[str, Table
             raise QueryRefusedError("t.* releases rows: under DP only aggregates are released")
         if column.args.get("db") or column.args.get("catalog"):
             raise QueryRefusedError(f"column {column.sql(DIALECT)!r} has too many name parts")
+        if column.name.lower() in (RANK_COLUMN, KEY_ROWS_COLUMN):
+            raise QueryRefusedError(
+                f"column {column.name!r} is reserved for the engine's bounding and cannot be "
+                "read under DP"
+            )
         ref = _resolve(column, refs, by_name)
         column.set("table", exp.to_identifier(ref.alias, quoted=True))
         column.set("this", exp.to_identifier(column.name, quoted=True))
