@@ -2,7 +2,9 @@
 
 Each area's script builds rows with ``row(...)`` (which computes ``ratio`` and ``met`` from the
 target, never by hand) and calls ``write_results(area, rows, command)``; the README is rebuilt
-from every ``results/*.json`` so areas never overwrite each other's tables.
+from every ``results/*.json`` so areas never overwrite each other's tables. A row may carry the
+95% interval of its ratio (``ratio_ci95``, e.g. from a bootstrap over noisy runs), shown in the
+README's ratio cell as ``ratio [low, high]``; a target can then be stated on either end.
 """
 
 from __future__ import annotations
@@ -47,24 +49,36 @@ def row(
     comparator_value: float | None = None,
     runs: list[float] | None = None,
     comparator_runs: list[float] | None = None,
+    ratio_ci95: tuple[float, float] | None = None,
     note: str = "",
 ) -> dict[str, Any]:
-    """One result row; ``target`` is ``"<subject> <op> <number>"`` with subject ``ratio`` or
-    ``countyos``, e.g. ``"ratio >= 0.83"`` or ``"countyos <= 30"``."""
+    """One result row; ``target`` is ``"<subject> <op> <number>"`` with subject ``ratio``,
+    ``countyos``, ``ratio_ci95_low`` or ``ratio_ci95_high`` (the ends of ``ratio_ci95``, the
+    ratio's 95% interval), e.g. ``"ratio >= 0.83"``, ``"countyos <= 30"`` or
+    ``"ratio_ci95_high >= 1"`` (the ratio is not measurably below 1). A subject without a value
+    (no comparator, no interval) does not meet its target."""
     ratio = None
     if comparator_value is not None and countyos:
         ratio = comparator_value / countyos if better == "lower" else countyos / comparator_value
-    match = re.fullmatch(r"\s*(ratio|countyos)\s*(>=|<=|>|<)\s*([0-9.eE+-]+)\s*", target)
+    match = re.fullmatch(
+        r"\s*(ratio_ci95_low|ratio_ci95_high|ratio|countyos)\s*(>=|<=|>|<)\s*([0-9.eE+-]+)\s*",
+        target)
     if not match:
         raise ValueError(f"bad target {target!r}")
+    if ratio_ci95 is not None and not ratio_ci95[0] <= ratio_ci95[1]:
+        raise ValueError(f"bad interval {ratio_ci95!r}: low end above high end")
     subject, op, bound = match.groups()
-    value = ratio if subject == "ratio" else countyos
+    low, high = ratio_ci95 if ratio_ci95 is not None else (None, None)
+    value = {"ratio": ratio, "countyos": countyos, "ratio_ci95_low": low,
+             "ratio_ci95_high": high}[subject]
     met = value is not None and _OPS[op](value, float(bound))
     result: dict[str, Any] = {
         "case": case, "metric": metric, "better": better, "countyos": _round(countyos),
         "comparator": comparator, "comparator_value": _round(comparator_value),
         "ratio": _round(ratio), "target": target, "met": bool(met),
     }
+    if ratio_ci95 is not None:
+        result["ratio_ci95"] = [_round(low), _round(high)]
     if runs:
         result["countyos_min"], result["countyos_max"] = _round(min(runs)), _round(max(runs))
     if comparator_runs:
@@ -94,6 +108,11 @@ def write_results(area: str, rows: list[dict[str, Any]], command: str, *, notes:
 
 
 def write_readme() -> None:
+    (HERE / "README.md").write_text(render_readme(), encoding="utf-8")
+
+
+def render_readme(results: Path = RESULTS) -> str:
+    """The README text for every ``results/*.json`` in ``results``."""
     parts = [
         "# CountyOS benchmarks",
         "",
@@ -104,7 +123,7 @@ def write_readme() -> None:
         "from the target. See ../../shared/BENCHMARKS.md.",
         "",
     ]
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(results.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         parts += [f"## {data['benchmark']}", "",
                   f"`{data['command']}` — {data['date']}, {data['machine']}", ""]
@@ -114,12 +133,20 @@ def write_readme() -> None:
                   "|---|---|---|---|---|---|---|---|"]
         for r in data["rows"]:
             cells = [r["case"], f"{r['metric']} ({r['better']} is better)", _fmt(r["countyos"]),
-                     r["comparator"] or "—", _fmt(r["comparator_value"]), _fmt(r["ratio"]),
+                     r["comparator"] or "—", _fmt(r["comparator_value"]), _ratio_cell(r),
                      f"`{r['target']}`", "yes" if r["met"] else "**no**"]
             parts.append("| " + " | ".join(cells) + " |")
         notes = [f"- `{r['case']}`: {r['note']}" for r in data["rows"] if r.get("note")]
         parts += ["", *notes, ""] if notes else [""]
-    (HERE / "README.md").write_text("\n".join(parts), encoding="utf-8")
+    return "\n".join(parts)
+
+
+def _ratio_cell(entry: dict[str, Any]) -> str:
+    """The ratio, followed by its 95% interval when the row has one."""
+    interval = entry.get("ratio_ci95")
+    if not interval:
+        return _fmt(entry["ratio"])
+    return f"{_fmt(entry['ratio'])} [{_fmt(interval[0])}, {_fmt(interval[1])}]"
 
 
 def _fmt(value: float | None) -> str:

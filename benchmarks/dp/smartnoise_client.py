@@ -2,8 +2,10 @@
 
 ``SmartNoise`` starts ``smartnoise_worker.py`` in benchmarks/.venv-smartnoise (created on first
 use: SmartNoise pins opendp < 0.15 and pandas < 3, which clash with CountyOS's), hands it the
-data, metadata variants and queries, and then asks for one query at a time, so ``run.py`` can
-time each query on CountyOS and right after on SmartNoise. Must not import CountyOS.
+data, metadata variants and queries, and then sends one request at a time: timed runs of a query
+(so ``run.py`` can time each query on CountyOS and right after on SmartNoise), or releases of a
+query for its error, which the worker draws while ``run.py`` runs CountyOS's accuracy runs (no
+timing is taken then). Must not import CountyOS.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ def ensure_smartnoise() -> Path:
 
 
 class SmartNoise:
-    """A SmartNoise worker serving one dataset (readers built once), one query at a time.
+    """A SmartNoise worker serving one dataset (readers built once), one request at a time.
 
-    ``score(rows, exact)`` turns one run's released rows into its error.
+    ``score(rows, exact)`` turns one release's rows into its error.
     """
 
-    def __init__(self, path: Path, spec: dict, runs: int, exact: dict,
+    def __init__(self, path: Path, spec: dict, exact: dict,
                  score: Callable[[list, dict], float]) -> None:
         python = ensure_smartnoise()
         table = spec["table"]
@@ -56,7 +58,7 @@ class SmartNoise:
             queries[f"{name}{UNIQUE}"] = ("row_privacy", rewritten)
         job = {
             "data": str(path), "columns": spec["columns"], "epsilon": EPSILON, "delta": 1e-15,
-            "runs": runs, "variants": {"bounded": metadata(False), "row_privacy": metadata(True)},
+            "variants": {"bounded": metadata(False), "row_privacy": metadata(True)},
             "queries": queries,
         }
         self.exact, self.score = exact, score
@@ -68,25 +70,40 @@ class SmartNoise:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.setup_s = float(self._answer()["setup_s"])
 
-    def _answer(self) -> dict:
+    def _request(self, mode: str, name: str, runs: int) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"mode": mode, "query": name, "runs": runs}) + "\n")
+        self.process.stdin.flush()
+
+    def _answer(self, name: str = "") -> dict:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
             raise SystemExit(f"the SmartNoise worker stopped (exit {self.process.wait()})")
-        return json.loads(line)
-
-    def case(self, name: str) -> dict:
-        """Latencies, errors and mechanism count of one query (after one warm-up run)."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(name + "\n")
-        self.process.stdin.flush()
-        data = self._answer()
-        if abs(data["total_cost"][0] - EPSILON) > 1e-9:
+        data = json.loads(line)
+        if name and abs(data["total_cost"][0] - EPSILON) > 1e-9:
             raise SystemExit(f"SmartNoise {name} spends ε = {data['total_cost'][0]}, not {EPSILON}")
-        base = name.removesuffix(UNIQUE)
-        errors = [self.score(run["rows"], self.exact[base]) for run in data["runs"]]
-        return {"latency": [run["latency_s"] for run in data["runs"]], "error": errors,
+        return data
+
+    def case(self, name: str, runs: int) -> dict:
+        """Latencies and mechanism count of one query (``runs`` timed runs after a warm-up)."""
+        self._request("latency", name, runs)
+        data = self._answer(name)
+        return {"latency": [run["latency_s"] for run in data["runs"]],
                 "mechanisms": data["mechanisms"]}
+
+    def start_accuracy(self, name: str, runs: int) -> None:
+        """Ask for ``runs`` releases of one query; the worker draws them while the caller works
+        (collect them with ``accuracy``)."""
+        self._request("accuracy", name, runs)
+
+    def accuracy(self, name: str) -> dict:
+        """The errors of the releases asked for by ``start_accuracy(name, …)``, the mechanisms'
+        noise scales and the output columns' types."""
+        data = self._answer(name)
+        base = name.removesuffix(UNIQUE)
+        return {"error": [self.score(rows, self.exact[base]) for rows in data["releases"]],
+                "noise": data["noise"], "output_types": data["output_types"]}
 
     def close(self) -> None:
         assert self.process.stdin is not None
