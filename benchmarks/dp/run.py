@@ -574,6 +574,10 @@ def main() -> None:
         "|noise| per group from their mechanisms' scales (AVG: the scales of its sum and count)."
     )
     command = "python benchmarks/dp/run.py" + (" --quick" if options.quick else "")
+    if options.runs:
+        command += f" --runs {options.runs}"
+    if options.accuracy_runs:
+        command += f" --accuracy-runs {options.accuracy_runs}"
     if sizes:
         rows, notes = _keep_other_sizes(rows, notes, sizes)
         command += " --sizes " + ",".join(sizes)
