@@ -45,7 +45,7 @@ from countyos.engine.base import (
     TableSource,
     size_in_bytes,
 )
-from countyos.engine.duckdb_resident import ResidentBudget, measured_bytes
+from countyos.engine.duckdb_resident import ResidentBudget, measured_bytes, resident_sizes
 from countyos.errors import InternalError, InvalidInputError
 
 
@@ -115,7 +115,8 @@ def open_locked_database(
     sources: Sequence[TableSource], limits: QueryLimits, temp_dir: str,
     resident: frozenset[str] = frozenset(),
 ) -> Any:
-    """Open an in-memory DuckDB database holding the sources as views, then lock it down.
+    """Open an in-memory DuckDB database holding the sources (views, or tables for the names in
+    ``resident``), then lock it down.
 
     Args:
         sources: validated table sources (distinct names).
@@ -148,7 +149,7 @@ def open_locked_database(
         raise InvalidInputError(f"DuckDB refused the query limits: {exc}") from None
     try:
         for source in sources:
-            _create_view(database, source, source.name in resident)
+            _create_source(database, source, source.name in resident)
         all_files = sorted({path for source in sources for path in source.files})
         database.execute(f"SET allowed_paths = {_file_list(all_files)}")
         database.execute("SET enable_external_access = false")
@@ -159,7 +160,7 @@ def open_locked_database(
     return database
 
 
-def _create_view(database: Any, source: TableSource, resident: bool) -> None:
+def _create_source(database: Any, source: TableSource, resident: bool) -> None:
     try:
         database.execute(view_sql(source, resident=resident))
     except duckdb.BinderException:
@@ -173,7 +174,7 @@ def _create_view(database: Any, source: TableSource, resident: bool) -> None:
     except duckdb.OutOfMemoryException:
         if not resident:
             raise InternalError(f"dataset {source.name} did not fit in the engine's memory") from None
-        _create_view(database, source, False)  # the estimate was too low: read it from files
+        _create_source(database, source, False)  # the estimate was too low: read it from files
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         raise InternalError(
             f"a data file of dataset {source.name} is missing or is not Parquet",
@@ -276,8 +277,8 @@ class DatabasePool:
                           limits: QueryLimits) -> tuple[frozenset[str], int]:
         if not any(source.resident for source in sources) or not self.resident_budget.limit:
             return frozenset(), 0
-        memory = size_in_bytes(limits.memory_limit)
-        missing = self.resident_budget.missing(sources, memory)
+        sizes = resident_sizes(sources, size_in_bytes(limits.memory_limit))
+        missing = self.resident_budget.missing(sizes)
         to_close: list[_Entry] = []
         if missing:
             with self._lock:
@@ -290,7 +291,7 @@ class DatabasePool:
                     to_close.append(stale)
         for stale in to_close:
             _close_entry(stale)
-        return self.resident_budget.reserve(sources, memory)
+        return self.resident_budget.reserve(sizes)
 
     def _checkin(self, key: DatabaseKey, entry: _Entry) -> None:
         to_close: list[_Entry] = []

@@ -82,25 +82,21 @@ class ResidentBudget:
         with self._lock:
             return self._used
 
-    def reserve(self, sources: Sequence[TableSource], memory_limit: int) -> tuple[frozenset[str], int]:
-        """Reserve room for each resident source that fits, in order.
+    def reserve(self, sizes: dict[str, int]) -> tuple[frozenset[str], int]:
+        """Reserve room for each table of ``sizes`` (from ``resident_sizes``) that fits, in order.
 
         Returns:
-            The names of the sources to load and the bytes reserved for them; give the bytes
+            The names of the tables to load and the bytes reserved for them; give the bytes
             back with ``release`` when their database closes.
         """
         names: set[str] = set()
         reserved = 0
         with self._lock:
-            for source in sources:
-                if not source.resident:
-                    continue
-                size = estimate_bytes(source)
-                if size is None or size > memory_limit // 2 or self._used + size > self.limit:
-                    continue
-                self._used += size
-                reserved += size
-                names.add(source.name)
+            for name, size in sizes.items():
+                if self._used + size <= self.limit:
+                    self._used += size
+                    reserved += size
+                    names.add(name)
         return frozenset(names), reserved
 
     def release(self, size: int) -> None:
@@ -113,16 +109,22 @@ class ResidentBudget:
         with self._lock:
             self._used += measured - reserved
 
-    def missing(self, sources: Sequence[TableSource], memory_limit: int) -> int:
-        """Bytes the resident sources would need beyond what is free (0: they fit now)."""
-        need = 0
-        for source in sources:
-            if source.resident:
-                size = estimate_bytes(source)
-                if size is not None and size <= memory_limit // 2:
-                    need += size
+    def missing(self, sizes: dict[str, int]) -> int:
+        """Bytes the tables of ``sizes`` would need beyond what is free (0: they fit now)."""
         with self._lock:
-            return max(0, self._used + need - self.limit)
+            return max(0, self._used + sum(sizes.values()) - self.limit)
+
+
+def resident_sizes(sources: Sequence[TableSource], memory_limit: int) -> dict[str, int]:
+    """The estimated size of each source that asks to be resident and may be: its footers are
+    readable and it takes at most half of its database's ``memory_limit`` (bytes)."""
+    sizes: dict[str, int] = {}
+    for source in sources:
+        if source.resident:
+            size = estimate_bytes(source)
+            if size is not None and size <= memory_limit // 2:
+                sizes[source.name] = size
+    return sizes
 
 
 def measured_bytes(database: object) -> int:
