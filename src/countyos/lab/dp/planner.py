@@ -31,7 +31,7 @@ from countyos.lab.dp.plan import (
     OutputColumn,
     QueryPlan,
 )
-from countyos.lab.dp.tables import from_tables, joins, qualify, resolver
+from countyos.lab.dp.tables import from_tables, joins, qualify, quote, resolver
 
 DIALECT = "duckdb"
 
@@ -147,7 +147,7 @@ def _plan(sql: str, tables_meta: dict[str, TableMetadata],
 
     first = refs[0]
     k = max_contributions or min(ref.meta.max_contributions for ref in refs)
-    from_sql = f'{_quote(first.meta.name)} AS {_quote(first.alias)}{join_sql}'
+    from_sql = f'{quote(first.meta.name)} AS {quote(first.alias)}{join_sql}'
     return QueryPlan(
         tables=tuple(sorted({ref.meta.name.lower() for ref in refs})),
         from_sql=from_sql,
@@ -168,10 +168,6 @@ def _plan(sql: str, tables_meta: dict[str, TableMetadata],
 def _canonical(expression: exp.Expression) -> str:
     """The query with unquoted identifiers lowercased (DuckDB folds them), for cache keys."""
     return normalize_identifiers(expression.copy(), dialect=DIALECT).sql(DIALECT, comments=False)
-
-
-def _quote(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql(DIALECT)
 
 
 def _refuse_constructs(root: exp.Select) -> None:

@@ -38,6 +38,7 @@ from countyos.engine import KEY_ROWS_COLUMN, RANK_COLUMN
 from countyos.lab.dp.aggregates import clipped_sql, double_literal
 from countyos.lab.dp.metadata import ColumnKind
 from countyos.lab.dp.plan import AggregateKind, QueryPlan, ValueColumn
+from countyos.lab.dp.tables import quote, table_alias
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,9 @@ def _ranked_cte(plan: QueryPlan, columns: list[str], condition: str, k: int) -> 
     rows in the whole table keeps every row that passes the filter (it cannot have more than k
     left), and only the rows of the others go through the window, after the filter as always.
     """
-    table = _quote("__t0")  # the one table's alias (``tables.from_tables``)
-    rank = f"{table}.{_quote(RANK_COLUMN)}"
-    key_rows = f"{table}.{_quote(KEY_ROWS_COLUMN)}"
+    table = quote(table_alias(0))
+    rank = f"{table}.{quote(RANK_COLUMN)}"
+    key_rows = f"{table}.{quote(KEY_ROWS_COLUMN)}"
     if not plan.where_sql:
         return ("WITH __rows AS (SELECT " + ", ".join(columns) + f" FROM {plan.from_sql} "
                 f"WHERE {condition} AND {rank} <= {k}), __bounded AS (SELECT * FROM __rows)")
@@ -175,10 +176,6 @@ def _ranked_cte(plan: QueryPlan, columns: list[str], condition: str, k: int) -> 
         f"random() AS __order FROM __rows WHERE __key_rows > {k}) QUALIFY row_number() OVER "
         f"(PARTITION BY __entity ORDER BY __order) <= {k})"
     )
-
-
-def _quote(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def _counted_columns(plan: QueryPlan) -> list[str]:

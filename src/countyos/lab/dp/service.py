@@ -161,16 +161,17 @@ def answer_query(
 
         first = plan.tables[0]
         entity_key = read_metadata[first].entity_key
-        executed, sources = plan, {name: granted[name] for name in plan.tables if name in granted}
+        read = {name: granted[name] for name in plan.tables if name in granted}
 
-        def engine_run(text: str) -> pa.Table:
-            return run(text, sources)
+        def on(sources: Mapping[str, TableSource]) -> Callable[[str], pa.Table]:
+            return lambda text: run(text, sources)
 
+        # the profile reads the files as granted; the aggregates the resident (ranked) tables
         executed = skip_identity_bounding(
-            executed, granted.get(first) if plan.single_table else None, entity_key, engine_run,
+            plan, read.get(first) if plan.single_table else None, entity_key, on(read),
         )
-        executed, sources = ranked_sources(executed, sources, entity_key)
-        exact = collect(executed, prepared.design, engine_run)
+        executed, resident = ranked_sources(executed, read, entity_key)
+        exact = collect(executed, prepared.design, on(resident))
         cost = cost_of(prepared.params, prepared.accounting,
                        uses_delta=prepared.design.keys is not None)
         budget.charge(ChargeRequest(

@@ -22,8 +22,14 @@ from countyos.lab.dp.metadata import TableMetadata
 DIALECT = "duckdb"
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
+    """A quoted DuckDB identifier."""
     return exp.to_identifier(name, quoted=True).sql(DIALECT)
+
+
+def table_alias(position: int) -> str:
+    """The private alias of the FROM clause's table at ``position`` (0: the first)."""
+    return f"__t{position}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def from_tables(
                 f"dataset {name!r} has no DP metadata (entity key and bounds) in this grant",
                 details={"dataset": name},
             )
-        ref = TableRef(alias=f"__t{position}", meta=meta)
+        ref = TableRef(alias=table_alias(position), meta=meta)
         visible = (table.alias or table.name).lower()
         if visible in by_name:
             raise QueryRefusedError(f"table name or alias {visible!r} is used twice")
@@ -135,7 +141,7 @@ def joins(root: exp.Select, refs: list[TableRef], by_name: dict[str, TableRef]) 
             f"{ref.column_sql(ref.meta.entity_key)}"
         )
         keyword = "LEFT JOIN" if side == "LEFT" else "JOIN"
-        parts.append(f" {keyword} {_quote(ref.meta.name)} AS {_quote(ref.alias)} ON {condition}")
+        parts.append(f" {keyword} {quote(ref.meta.name)} AS {quote(ref.alias)} ON {condition}")
     return "".join(parts)
 
 
