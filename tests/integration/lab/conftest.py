@@ -71,6 +71,15 @@ def _project(lab: Lab, slug: str, user: str = "dev_zhiyuan", *, columns=PEOPLE_C
     return grant_id
 
 
+def _sandboxed_project(lab: Lab, sandbox_venv, slug: str) -> Lab:  # type: ignore[no-untyped-def]
+    """The lab set up for real Python jobs (sandbox venv, 60 s, 2 GiB) with project ``slug``."""
+    lab.hub.settings.lab.sandbox_venv = sandbox_venv
+    lab.hub.settings.lab.job_wall_seconds = 60
+    lab.hub.settings.lab.job_memory_bytes = 2 * 1024**3
+    _project(lab, slug)
+    return lab
+
+
 def _submit(lab: Lab, project: str, sql: str, user: str = "dev_zhiyuan", name: str = "result"):  # type: ignore[no-untyped-def]
     return lab.post(user, f"/projects/{project}/jobs",
                     json={"spec": {"version": 1, "actions": [{"name": name, "sql": sql}]}})

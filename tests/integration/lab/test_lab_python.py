@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from countyos.cli import app
 from countyos.lab.worker import run_once
-from tests.integration.lab.conftest import Lab, _project, _real
+from tests.integration.lab.conftest import Lab, _project, _real, _sandboxed_project
 from tests.integration.lab.sandbox.conftest import SANDBOX_VENV, sandbox_venv  # noqa: F401 (fixture)
 
 DECADES = """
@@ -48,11 +48,7 @@ countyos_job.publish_table("by_town", people, by=["township_code"], entity="birt
 
 @pytest.fixture(scope="module")
 def py_lab(lab: Lab, sandbox_venv: Path) -> Lab:
-    lab.hub.settings.lab.sandbox_venv = sandbox_venv
-    lab.hub.settings.lab.job_wall_seconds = 60
-    lab.hub.settings.lab.job_memory_bytes = 2 * 1024**3
-    _project(lab, "p-python")
-    return lab
+    return _sandboxed_project(lab, sandbox_venv, "p-python")
 
 
 def _submit_python(lab: Lab, script: str, outputs: list[str]):  # type: ignore[no-untyped-def]

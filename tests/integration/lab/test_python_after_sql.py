@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from countyos.lab.worker import run_once
-from tests.integration.lab.conftest import Lab, _project, _real, _submit
+from tests.integration.lab.conftest import Lab, _real, _sandboxed_project, _submit
 from tests.integration.lab.sandbox.conftest import sandbox_venv  # noqa: F401 (fixture)
 
 BY_SEX = """
@@ -25,11 +25,7 @@ countyos_job.publish_table("by_sex", people, by=["sex"], entity="person_id", cou
 
 @pytest.fixture(scope="module")
 def mixed_lab(lab: Lab, sandbox_venv: Path) -> Lab:  # noqa: F811
-    lab.hub.settings.lab.sandbox_venv = sandbox_venv
-    lab.hub.settings.lab.job_wall_seconds = 60
-    lab.hub.settings.lab.job_memory_bytes = 2 * 1024**3
-    _project(lab, "p-mixed")
-    return lab
+    return _sandboxed_project(lab, sandbox_venv, "p-mixed")
 
 
 def _python(lab: Lab, cut: str) -> dict:

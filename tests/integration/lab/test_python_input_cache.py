@@ -15,7 +15,7 @@ import pytest
 
 from countyos.lab.sandbox.command import SANDBOX_GID
 from countyos.lab.worker import run_once
-from tests.integration.lab.conftest import PEOPLE_COLUMNS, Lab, _project
+from tests.integration.lab.conftest import PEOPLE_COLUMNS, Lab, _sandboxed_project
 from tests.integration.lab.sandbox.conftest import sandbox_venv  # noqa: F401 (fixture)
 
 COUNT = """
@@ -43,11 +43,7 @@ countyos_job.publish_table("probe", people, by=["sex"], entity="person_id", coun
 
 @pytest.fixture(scope="module")
 def cache_lab(lab: Lab, sandbox_venv: Path) -> Lab:  # noqa: F811
-    lab.hub.settings.lab.sandbox_venv = sandbox_venv
-    lab.hub.settings.lab.job_wall_seconds = 60
-    lab.hub.settings.lab.job_memory_bytes = 2 * 1024**3
-    _project(lab, "p-cache")
-    return lab
+    return _sandboxed_project(lab, sandbox_venv, "p-cache")
 
 
 def _run(lab: Lab, script: str, output: str) -> dict:

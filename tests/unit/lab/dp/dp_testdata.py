@@ -68,3 +68,21 @@ def write_table(directory: Path, name: str, table: pa.Table) -> TableSource:
     path = directory / f"{name}.parquet"
     pq.write_table(table, path)
     return TableSource(name, (str(path),))
+
+
+class Spy:
+    """Runs DP's trusted SQL on the real engine and keeps every (SQL, tables, result)."""
+
+    def __init__(self, runner) -> None:  # type: ignore[no-untyped-def]
+        self.runner = runner
+        self.calls: list[tuple[str, dict[str, TableSource], pa.Table]] = []
+
+    def __call__(self, sql, tables):  # type: ignore[no-untyped-def]
+        table = self.runner(sql, tables)
+        self.calls.append((sql, tables, table))
+        return table
+
+    def aggregate(self) -> tuple[str, dict[str, list]]:
+        """The SQL and result of the last aggregate (bounding) query."""
+        sql, table = next((s, t) for s, _, t in reversed(self.calls) if "__bounded" in s)
+        return sql, table.to_pydict()

@@ -7,7 +7,13 @@ from dataclasses import replace
 
 import pyarrow as pa
 import pytest
-from tests.unit.lab.dp.dp_testdata import make_people, people_metadata, visits_metadata, write_table
+from tests.unit.lab.dp.dp_testdata import (
+    Spy,
+    make_people,
+    people_metadata,
+    visits_metadata,
+    write_table,
+)
 
 from countyos.engine import RANK_COLUMN, TableSource
 from countyos.lab.dp import (
@@ -24,23 +30,6 @@ from countyos.lab.dp import (
 from countyos.lab.dp.entities import clear_profiles, max_rows_per_entity, skip_identity_bounding
 
 COUNT_SQL = "SELECT township, COUNT(*) AS n, SUM(age) AS s FROM people GROUP BY township"
-
-
-class Spy:
-    """Runs SQL on the real engine and keeps every (SQL, result) pair."""
-
-    def __init__(self, runner) -> None:  # type: ignore[no-untyped-def]
-        self.runner = runner
-        self.calls: list[tuple[str, pa.Table]] = []
-
-    def __call__(self, sql, tables):  # type: ignore[no-untyped-def]
-        table = self.runner(sql, tables)
-        self.calls.append((sql, table))
-        return table
-
-    def aggregate(self) -> tuple[str, dict[str, list]]:
-        sql, table = next((s, t) for s, t in reversed(self.calls) if "__bounded" in s)
-        return sql, table.to_pydict()
 
 
 def _ledger() -> InMemoryBudgetLedger:

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pyarrow as pa
 import pytest
-from tests.unit.lab.dp.dp_testdata import write_table
+from tests.unit.lab.dp.dp_testdata import Spy, write_table
 
 from countyos.engine import KEY_ROWS_COLUMN, RANK_COLUMN
 from countyos.errors import QueryRefusedError
@@ -78,17 +78,6 @@ def _expected(table: pa.Table, k: int, filtered: bool) -> dict[str, int]:
     for pid, count in rows.items():
         totals[town_of[pid]] += min(count, k)
     return dict(totals)
-
-
-class Spy:
-    def __init__(self, runner) -> None:  # type: ignore[no-untyped-def]
-        self.runner = runner
-        self.calls: list = []
-
-    def __call__(self, sql, tables):  # type: ignore[no-untyped-def]
-        table = self.runner(sql, tables)
-        self.calls.append((sql, tables, table))
-        return table
 
 
 def _ask(sql, source, runner, k, ledger=None):  # type: ignore[no-untyped-def]
