@@ -26,6 +26,7 @@ from countyos.ingest.staging import Preview, StagedImport, StagingArea
 from countyos.ingest.text_values import (
     TextParseError,
     first_unparsable_index,
+    fits,
     infer_text_type,
     parse_text,
 )
@@ -170,7 +171,7 @@ class _TextStager:
             current = types[name]
             if name in self.overrides or current == STRING:
                 continue
-            if current is not None and _fits(values, current):
+            if current is not None and fits(values, current):
                 continue
             types[name] = join_types(current, infer_text_type(values))
 
@@ -223,14 +224,6 @@ def convert_overridden(
             row=row,
             column=name,
         ) from None
-
-
-def _fits(values: pa.Array, dtype: pa.DataType) -> bool:
-    try:
-        parse_text(values, dtype, strict=True)
-    except TextParseError:
-        return False
-    return True
 
 
 def adapt_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

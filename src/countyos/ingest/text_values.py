@@ -166,7 +166,8 @@ def parse_text(values: pa.Array, dtype: pa.DataType, *, strict: bool) -> pa.Arra
     raise ValueError(f"no text parser for type {dtype}")
 
 
-def _fits(values: pa.Array, dtype: pa.DataType) -> bool:
+def fits(values: pa.Array, dtype: pa.DataType) -> bool:
+    """Whether every value of a string array parses strictly as ``dtype``."""
     try:
         parse_text(values, dtype, strict=True)
     except TextParseError:
@@ -190,7 +191,7 @@ def infer_text_type(values: pa.Array) -> pa.DataType | None:
         return None
     head = present.slice(0, _HEAD)
     for dtype in _INFERENCE_ORDER:
-        if _fits(head, dtype) and (len(present) <= _HEAD or _fits(present, dtype)):
+        if fits(head, dtype) and (len(present) <= _HEAD or fits(present, dtype)):
             return dtype
     return STRING
 
